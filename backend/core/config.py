@@ -1,0 +1,141 @@
+"""Every setting of Vigil, read once from the environment and `.env` (prefix `VIGIL_`).
+
+`backend/.env.example` lists each of them with a comment; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+BACKEND_DIR = Path(__file__).resolve().parent.parent
+REPO_DIR = BACKEND_DIR.parent
+
+# A key that is fine for a laptop and refused in production.
+DEV_SECRET_KEY = "dev-insecure-secret-key-change-me-0123456789abcdef"  # noqa: S105
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+def _split_list(value: object) -> object:
+    """Accept a JSON list or a comma-separated string for list settings."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [item.strip() for item in text.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="VIGIL_",
+        env_file=(REPO_DIR / ".env", BACKEND_DIR / ".env"),
+        env_file_encoding="utf-8",
+        extra="ignore",
+        env_ignore_empty=True,
+    )
+
+    # --- application ---
+    env: Environment = Environment.development
+    app_name: str = "Vigil"
+    public_url: str = "http://127.0.0.1:8000"
+    secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
+    log_level: str = "INFO"
+    log_json: bool | None = None  # default: JSON lines in production, text elsewhere
+    access_log: bool = True
+
+    # --- HTTP ---
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    gzip_min_bytes: int = Field(default=1000, ge=0)
+
+    # --- database ---
+    database_url: str = f"sqlite+aiosqlite:///{REPO_DIR / 'var' / 'vigil.db'}"
+    migration_database_url: str | None = None  # owner role for migrations; default database_url
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    db_pool_timeout: float = Field(default=10.0, gt=0)
+    db_pool_recycle: int = Field(default=1800, ge=-1)
+    db_echo: bool = False
+    migrate_on_start: bool = False
+
+    # --- cache, rate limits, jobs ---
+    redis_url: str | None = None
+    redis_key_prefix: str = "vigil:"
+    workers_in_process: bool = True
+    worker_poll_seconds: float = Field(default=2.0, gt=0)
+
+    # --- monitoring ---
+    sentry_dsn: SecretStr | None = None
+    sentry_traces_sample_rate: float = Field(default=0.0, ge=0, le=1)
+    metrics_enabled: bool = True
+
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
+    @classmethod
+    def _lists(cls, value: object) -> object:
+        return _split_list(value)
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _no_wildcard_origin(cls, value: list[str]) -> list[str]:
+        if "*" in value:
+            raise ValueError("CORS origins must be listed explicitly; '*' is not allowed")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            ipaddress.ip_network(item, strict=False)  # raises ValueError on nonsense
+        return value
+
+    @field_validator("redis_url", "sentry_dsn", "migration_database_url", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _production_needs_real_secret(self) -> Settings:
+        if self.env is Environment.production:
+            key = self.secret_key.get_secret_value()
+            if key == DEV_SECRET_KEY or len(key) < 32:
+                raise ValueError(
+                    "VIGIL_SECRET_KEY must be set to a random value of at least 32 characters "
+                    "in production (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+                )
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.production
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def json_logs(self) -> bool:
+        return self.is_production if self.log_json is None else self.log_json
+
+    @property
+    def effective_migration_url(self) -> str:
+        return self.migration_database_url or self.database_url
+
+    @property
+    def database_backend(self) -> Literal["sqlite", "postgresql"]:
+        return "sqlite" if self.is_sqlite else "postgresql"
+
+
+settings = Settings()

@@ -1,0 +1,75 @@
+"""The application factory and `app` (what uvicorn serves: `uvicorn main:app`)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
+from loguru import logger
+
+from api import api_router
+from api.routes import health
+from core.cache import cache
+from core.config import settings
+from core.errors import install_error_handlers
+from core.logging import setup_logging
+from core.middleware import install_middleware
+from core.monitoring import init_sentry, register_pool_collector
+from db.migrations import migrate
+from db.session import dispose_engine, engine
+from schemas.base import ErrorResponse
+from worker.broker import broker
+from worker.runtime import WorkerRuntime
+
+
+@asynccontextmanager
+async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    if settings.migrate_on_start:
+        await migrate()
+    await broker.startup()
+    runtime: WorkerRuntime | None = None
+    if settings.workers_in_process:
+        runtime = WorkerRuntime(receive=True)
+        await runtime.start()
+    logger.info("Vigil API ready ({} database)", settings.database_backend)
+    try:
+        yield
+    finally:
+        # Uvicorn has stopped accepting and drained requests in flight before this runs.
+        if runtime is not None:
+            await runtime.stop()
+        await broker.shutdown()
+        await cache.close()
+        await dispose_engine()
+        logger.info("Vigil API stopped")
+
+
+def create_app() -> FastAPI:
+    setup_logging(settings)
+    init_sentry(settings)
+    register_pool_collector(lambda: engine.pool)
+    app = FastAPIOffline(
+        title="Vigil API",
+        version="0.1.0",
+        summary="Security-awareness training and phishing simulation, multi-tenant.",
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url="/redoc",
+        responses={
+            422: {"model": ErrorResponse, "description": "Validation error"},
+            500: {"model": ErrorResponse, "description": "Unexpected error"},
+        },
+    )
+    install_error_handlers(app)
+    install_middleware(app, settings)
+    app.include_router(health.router)
+    if settings.metrics_enabled:
+        app.include_router(health.metrics_router)
+    app.include_router(api_router)
+    return app
+
+
+app = create_app()

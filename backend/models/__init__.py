@@ -1,0 +1,1 @@
+"""ORM models, one module per aggregate. `db.base` imports them all for Alembic."""

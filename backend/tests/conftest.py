@@ -1,0 +1,118 @@
+"""Test set-up: SQLite and in-process backends by default; PostgreSQL and Redis when
+`VIGIL_TEST_DATABASE_URL` / `VIGIL_TEST_REDIS_URL` are set.
+
+Settings are read at import time, so the environment is arranged here before any
+application module is imported. The schema is built once per run by the real migrations;
+each test then starts from empty tables.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from pathlib import Path
+
+_TMP = Path(tempfile.mkdtemp(prefix="vigil-test-"))
+_RUN = uuid.uuid4().hex[:8]
+os.environ["VIGIL_ENV"] = "test"
+os.environ["VIGIL_DATABASE_URL"] = os.environ.get("VIGIL_TEST_DATABASE_URL") or (
+    f"sqlite+aiosqlite:///{_TMP / 'test.db'}"
+)
+os.environ.pop("VIGIL_MIGRATION_DATABASE_URL", None)
+os.environ["VIGIL_REDIS_URL"] = os.environ.get("VIGIL_TEST_REDIS_URL", "")
+os.environ["VIGIL_REDIS_KEY_PREFIX"] = f"vigil-test-{_RUN}:"
+os.environ["VIGIL_WORKERS_IN_PROCESS"] = "true"
+os.environ["VIGIL_WORKER_POLL_SECONDS"] = "0.05"
+os.environ["VIGIL_LOG_LEVEL"] = "WARNING"
+os.environ.setdefault("VIGIL_SENTRY_DSN", "")
+
+from collections.abc import AsyncIterator  # noqa: E402
+
+import pytest  # noqa: E402
+from asgi_lifespan import LifespanManager  # noqa: E402
+from fastapi import FastAPI  # noqa: E402
+from httpx import ASGITransport, AsyncClient  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+from sqlalchemy.ext.asyncio import AsyncSession  # noqa: E402
+
+from core.cache import cache  # noqa: E402
+from core.config import settings  # noqa: E402
+from core.rate_limit import rate_limiter  # noqa: E402
+from db.base import Base  # noqa: E402
+from db.migrations import migrate  # noqa: E402
+from db.session import SessionLocal, engine  # noqa: E402
+
+IS_POSTGRES = not settings.is_sqlite
+TEST_TMP = _TMP
+
+
+def pytest_report_header() -> list[str]:
+    return [
+        f"vigil: database={settings.database_backend} "
+        f"redis={'on' if settings.redis_url else 'off (in-process)'}"
+    ]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if IS_POSTGRES:
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (set VIGIL_TEST_DATABASE_URL)")
+    for item in items:
+        if item.get_closest_marker("postgres_only"):
+            item.add_marker(skip)
+
+
+async def _reset_postgres_schema() -> None:
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def database() -> AsyncIterator[None]:
+    if IS_POSTGRES:
+        await _reset_postgres_schema()
+    await migrate()
+    yield
+    await engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+async def _clean_state(database: None) -> AsyncIterator[None]:
+    yield
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    async with engine.begin() as conn:
+        if IS_POSTGRES:
+            await conn.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+        else:
+            for name in tables:
+                await conn.execute(text(f"DELETE FROM {name}"))
+    await rate_limiter.reset_all()
+    if not settings.redis_url:
+        await cache.close()
+
+
+@pytest.fixture(scope="session")
+async def app(database: None) -> AsyncIterator[FastAPI]:
+    from main import create_app
+    from tests.support.routes import router
+
+    application = create_app()
+    application.include_router(router)
+    async with LifespanManager(application, startup_timeout=30, shutdown_timeout=30):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[AsyncClient]:
+    transport = ASGITransport(app=app, client=("203.0.113.7", 51000))
+    async with AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[AsyncSession]:
+    """A session for arranging and checking data directly; commits are the test's to make."""
+    async with SessionLocal() as db:
+        yield db

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import re
+
+from httpx import ASGITransport, AsyncClient
+
+from core.config import DEV_SECRET_KEY, Settings
+from core.middleware import _security_headers
+
+
+class TestRequestId:
+    async def test_made_when_absent(self, client):
+        r = await client.get("/health/live")
+        assert re.fullmatch(r"[0-9a-f]{32}", r.headers["x-request-id"])
+
+    async def test_sane_one_is_echoed(self, client):
+        r = await client.get("/health/live", headers={"X-Request-ID": "lb-1234.abc:9"})
+        assert r.headers["x-request-id"] == "lb-1234.abc:9"
+
+    async def test_echoed_in_error_body(self, client):
+        r = await client.get("/nope", headers={"X-Request-ID": "trace-42"})
+        assert r.json()["request_id"] == "trace-42"
+
+    async def test_overlong_is_400(self, client):
+        r = await client.get("/health/live", headers={"X-Request-ID": "a" * 129})
+        assert r.status_code == 400
+        assert r.json()["error"]["code"] == "invalid_request_id"
+        assert r.headers["x-request-id"] != "a" * 129
+
+    async def test_non_printable_is_400(self, client):
+        r = await client.get("/health/live", headers={"X-Request-ID": "abc\x07def"})
+        assert r.status_code == 400
+        assert r.json()["error"]["code"] == "invalid_request_id"
+
+    async def test_each_request_gets_its_own(self, client):
+        a = await client.get("/health/live")
+        b = await client.get("/health/live")
+        assert a.headers["x-request-id"] != b.headers["x-request-id"]
+
+
+class TestSecurityHeaders:
+    async def test_on_success_and_on_errors(self, client):
+        for path in ("/health/live", "/nope", "/_test/boom"):
+            r = await client.get(path)
+            assert r.headers["x-content-type-options"] == "nosniff", path
+            assert "frame-ancestors 'none'" in r.headers["content-security-policy"], path
+            assert r.headers["referrer-policy"] == "no-referrer", path
+
+    async def test_api_csp_allows_nothing(self, client):
+        r = await client.get("/health/live")
+        assert r.headers["content-security-policy"].startswith("default-src 'none'")
+
+    async def test_docs_load_with_their_own_assets(self, client):
+        r = await client.get("/docs")
+        assert r.status_code == 200
+        assert "swagger" in r.text.lower()
+        csp = r.headers["content-security-policy"]
+        assert "script-src 'self'" in csp
+        assert "frame-ancestors 'none'" in csp
+
+    def test_hsts_only_in_production(self):
+        dev = dict(_security_headers(Settings(env="development")))
+        prod = dict(
+            _security_headers(Settings(env="production", secret_key="k" * 40 + DEV_SECRET_KEY))
+        )
+        assert b"strict-transport-security" not in dev
+        assert prod[b"strict-transport-security"].startswith(b"max-age=")
+
+
+class TestCorsAndGzip:
+    async def test_cors_only_for_listed_origins(self, monkeypatch):
+        from core.config import settings
+        from main import create_app
+
+        monkeypatch.setattr(settings, "cors_origins", ["https://admin.example.com"])
+        app = create_app()
+        async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as http:
+            ok = await http.get("/health/live", headers={"Origin": "https://admin.example.com"})
+            bad = await http.get("/health/live", headers={"Origin": "https://evil.example"})
+            pre = await http.options(
+                "/health/live",
+                headers={
+                    "Origin": "https://evil.example",
+                    "Access-Control-Request-Method": "GET",
+                },
+            )
+        assert ok.headers["access-control-allow-origin"] == "https://admin.example.com"
+        assert "access-control-allow-origin" not in bad.headers
+        assert pre.status_code == 400
+
+    async def test_large_responses_are_gzipped(self, client):
+        r = await client.get("/openapi.json", headers={"Accept-Encoding": "gzip"})
+        assert r.status_code == 200
+        assert r.headers["content-encoding"] == "gzip"
+        assert r.json()["info"]["title"] == "Vigil API"
