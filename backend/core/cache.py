@@ -76,8 +76,10 @@ class RedisCache:
         self._prefix = prefix + "cache:"
 
     async def get(self, key: str) -> bytes | None:
-        value = await self._redis.get(self._prefix + key)
-        return bytes(value) if value is not None else None
+        value: bytes | str | None = await self._redis.get(self._prefix + key)
+        if value is None:
+            return None
+        return value if isinstance(value, bytes) else value.encode()
 
     async def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
         await self._redis.set(self._prefix + key, value, px=int(ttl * 1000) if ttl else None)

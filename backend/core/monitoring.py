@@ -26,22 +26,28 @@ from core.config import Settings
 
 registry = CollectorRegistry(auto_describe=True)
 
-HTTP_REQUESTS = Counter(
-    "vigil_http_requests_total",
-    "HTTP requests answered, by method, route template and status.",
-    ("method", "route", "status"),
-    registry=registry,
-)
-HTTP_LATENCY = Histogram(
+# One histogram carries both figures: `_count` is the number of requests by method, route
+# template and status, `_bucket`/`_sum` their latency.
+HTTP_REQUESTS = Histogram(
     "vigil_http_request_duration_seconds",
-    "Time to answer an HTTP request, by method and route template.",
-    ("method", "route"),
+    "HTTP requests answered and the time taken, by method, route template and status.",
+    ("method", "route", "status"),
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
     registry=registry,
 )
+
+
+class _Counter:
+    """A plain number read at scrape time: a Gauge's inc()/dec() take a lock per request."""
+
+    value = 0
+
+
+in_flight = _Counter()
 HTTP_IN_FLIGHT = Gauge(
     "vigil_http_requests_in_flight", "HTTP requests being served now.", registry=registry
 )
+HTTP_IN_FLIGHT.set_function(lambda: in_flight.value)
 JOBS_DISPATCHED = Counter(
     "vigil_jobs_dispatched_total",
     "Jobs sent to the broker after their transaction committed.",
@@ -61,20 +67,14 @@ class RequestMetrics:
     which is a measurable share of a ~100 µs request."""
 
     def __init__(self) -> None:
-        self._counters: dict[tuple[str, str, int], Any] = {}
-        self._latency: dict[tuple[str, str], Any] = {}
+        self._children: dict[tuple[str, str, int], Any] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         key = (method, route, status)
-        counter = self._counters.get(key)
-        if counter is None:
-            counter = self._counters[key] = HTTP_REQUESTS.labels(method, route, str(status))
-        counter.inc()
-        lkey = (method, route)
-        hist = self._latency.get(lkey)
-        if hist is None:
-            hist = self._latency[lkey] = HTTP_LATENCY.labels(method, route)
-        hist.observe(seconds)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = HTTP_REQUESTS.labels(method, route, str(status))
+        child.observe(seconds)
 
 
 request_metrics = RequestMetrics()
@@ -103,7 +103,7 @@ _pool_collector_registered = False
 
 
 def register_pool_collector(pool_getter: Callable[[], Any]) -> None:
-    global _pool_collector_registered  # noqa: PLW0603 - one collector per process
+    global _pool_collector_registered
     if not _pool_collector_registered:
         registry.register(PoolCollector(pool_getter))
         _pool_collector_registered = True

@@ -56,8 +56,9 @@ class RateLimiter:
         for kind, value in keys:
             await self._strategy.hit(item, scope, kind, value.lower())
 
-    async def reset(self, scope: str, limit: str, *, ip: str | None = None,
-                    account: str | None = None) -> None:
+    async def reset(
+        self, scope: str, limit: str, *, ip: str | None = None, account: str | None = None
+    ) -> None:
         item = self._item(limit)
         for kind, value in (("ip", ip), ("account", account)):
             if value:

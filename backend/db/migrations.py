@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -15,6 +14,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from alembic import command
 from core.config import BACKEND_DIR, settings
 
 # Any fixed 64-bit number works; this one spells "VIGILMIG" so it is recognisable in pg_locks.
@@ -58,7 +58,9 @@ async def _unlock(conn: AsyncConnection, lock: bool) -> None:
         await conn.commit()
 
 
-async def migrate(url: str | None = None, revision: str = "head", *, downgrade: bool = False) -> None:
+async def migrate(
+    url: str | None = None, revision: str = "head", *, downgrade: bool = False
+) -> None:
     """Bring the database to `revision`. On PostgreSQL a session advisory lock makes replicas
     that start together take turns: the first migrates, the others then find nothing to do."""
     url = url or settings.effective_migration_url

@@ -84,11 +84,11 @@ def decode_cursor(cursor: str, order_name: str, width: int) -> tuple[Any, ...]:
 
 async def paginate(
     session: AsyncSession,
-    stmt: Select[tuple[T]],
+    stmt: Select[Any],
     params: PageParams,
     *,
     order_by: tuple[InstrumentedAttribute[Any], ...],
-) -> PageResult[T]:
+) -> PageResult[Any]:
     """Run `stmt` (a select of one entity) one page at a time, newest first.
 
     `order_by` must end with a unique column (the primary key) so that the order is total.

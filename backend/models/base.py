@@ -46,12 +46,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+    def process_result_value(self, value: Any, _dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)  # type: ignore[no-any-return]
+        stored: datetime = value
+        if stored.tzinfo is None:
+            return stored.replace(tzinfo=UTC)
+        return stored.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -91,7 +92,7 @@ class TenantScoped:
     the scoping helper; on PostgreSQL row-level security backs it up."""
 
     @declared_attr
-    def company_id(cls) -> Mapped[uuid.UUID]:  # noqa: N805 - declared_attr takes the class
+    def company_id(cls) -> Mapped[uuid.UUID]:
         return mapped_column(
             ForeignKey("companies.id", ondelete="CASCADE"), index=True, nullable=False
         )

@@ -5,6 +5,7 @@ until asked to stop, finishing the pass in progress first."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -45,10 +46,8 @@ async def _run_one(loop: Loop, stop: asyncio.Event) -> None:
             await loop.func()
         except Exception:
             logger.exception("worker loop {} failed; retrying in {}s", loop.name, loop.interval)
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=loop.interval)
-        except TimeoutError:
-            pass
 
 
 async def run_loops(stop: asyncio.Event, loops: list[Loop] | None = None) -> None:

@@ -33,14 +33,14 @@ class WorkerRuntime:
             )
         logger.info("worker started (receiver: {})", "on" if self.receive else "off")
 
-    async def stop(self, timeout: float = 30.0) -> None:
+    async def stop(self, grace: float = 30.0) -> None:
         """Let the loops finish the pass in progress, then stop receiving."""
         self._stop.set()
         if self._loops is not None:
             try:
-                await asyncio.wait_for(self._loops, timeout=timeout)
+                await asyncio.wait_for(self._loops, timeout=grace)
             except TimeoutError:
-                logger.warning("worker loops did not stop within {}s; cancelling", timeout)
+                logger.warning("worker loops did not stop within {}s; cancelling", grace)
         if self._receiver is not None:
             self._receiver.cancel()
             with contextlib.suppress(asyncio.CancelledError):

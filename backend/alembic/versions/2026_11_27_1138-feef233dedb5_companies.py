@@ -8,9 +8,9 @@ Create Date: 2026-11-27 11:38:32.422089+00:00
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
 
 import models.base
+from alembic import op
 
 revision: str = "feef233dedb5"
 down_revision: str | None = None
@@ -45,7 +45,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("companies", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_companies_deleted_at"), ["deleted_at"], unique=False)
-
 
 
 def downgrade() -> None:

@@ -79,9 +79,7 @@ class TestBadBodies:
         assert await count_companies(session) == 0
 
     async def test_invalid_content_length_is_400(self, client):
-        r = await client.post(
-            "/_test/things", content=b"{}", headers={"content-length": "abc"}
-        )
+        r = await client.post("/_test/things", content=b"{}", headers={"content-length": "abc"})
         assert_error(r, 400, "bad_request")
 
 
@@ -106,8 +104,11 @@ class TestDomainAndUnexpectedErrors:
         assert await count_companies(session) == 0
 
     async def test_crash_after_a_write_rolls_it_back(self, client, session):
-        assert_error(await client.post("/_test/things-then-crash", json={"name": "half"}), 500,
-                     "internal_error")
+        assert_error(
+            await client.post("/_test/things-then-crash", json={"name": "half"}),
+            500,
+            "internal_error",
+        )
         assert await count_companies(session) == 0
 
     async def test_success_commits_before_answering(self, client, session):

@@ -93,3 +93,14 @@ class TestCorsAndGzip:
         assert r.status_code == 200
         assert r.headers["content-encoding"] == "gzip"
         assert r.json()["info"]["title"] == "Vigil API"
+
+
+class TestHtmlHeaders:
+    async def test_docs_pages_also_refuse_framing_and_isolate_the_opener(self, client):
+        r = await client.get("/docs")
+        assert r.headers["x-frame-options"] == "DENY"
+        assert r.headers["cross-origin-opener-policy"] == "same-origin"
+
+    async def test_json_responses_keep_the_header_list_short(self, client):
+        r = await client.get("/health/live")
+        assert "x-frame-options" not in r.headers

@@ -73,9 +73,7 @@ async def list_things(session: SessionDep, page: PageDep) -> Page[ThingRead]:
 
 
 @router.post("/jobs", status_code=201)
-async def create_with_job(
-    session: SessionDep, fail: Annotated[bool, Query()] = False
-) -> ThingRead:
+async def create_with_job(session: SessionDep, fail: Annotated[bool, Query()] = False) -> ThingRead:
     company = Company(name="with job")
     session.add(company)
     await session.flush()

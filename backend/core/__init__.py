@@ -1,0 +1,1 @@
+"""Framework-level plumbing: settings, errors, middleware, logging, metrics, limits."""

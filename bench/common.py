@@ -1,0 +1,194 @@
+"""Shared pieces of the benchmarks: start uvicorn, drive load, read server CPU time."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+BACKEND = REPO / "backend"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+# With two cores, the server and the load generator each get one: left to the scheduler
+# they trade places and the figures swing by a quarter from one run to the next.
+SERVER_CPU, LOAD_CPU = 0, 1
+
+
+def pin(cpu: int) -> list[str]:
+    if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
+        return ["taskset", "-c", str(cpu)]
+    return []
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+@dataclass
+class Server:
+    proc: subprocess.Popen[bytes]
+    port: int
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@contextmanager
+def uvicorn(app: str, env: dict[str, str], *, cwd: Path = BACKEND) -> Iterator[Server]:
+    port = free_port()
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    full_env = {**os.environ, "PYTHONPATH": f"{BACKEND}:{REPO}", **env}
+    proc = subprocess.Popen(
+        [*pin(SERVER_CPU), *argv],
+        cwd=cwd,
+        env=full_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for(port, proc)
+        yield Server(proc, port)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _wait_for(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server on port {port} exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server on port {port} did not start")
+
+
+@dataclass
+class LoadResult:
+    requests: int
+    seconds: float
+    errors: int
+    server_cpu: float
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def cpu_us_per_request(self) -> float:
+        return self.server_cpu / max(self.requests, 1) * 1e6
+
+
+def load(
+    server: Server,
+    path: str,
+    *,
+    seconds: float = 10.0,
+    connections: int = 64,
+    headers: dict[str, str] | None = None,
+) -> LoadResult:
+    cpu_before = cpu_seconds(server.proc.pid)
+    if shutil.which("wrk"):
+        requests, elapsed, errors = _wrk(server.base + path, seconds, connections, headers or {})
+    else:
+        requests, elapsed, errors = asyncio.run(
+            _python_load(server.port, path, seconds, connections, headers or {})
+        )
+    return LoadResult(requests, elapsed, errors, cpu_seconds(server.proc.pid) - cpu_before)
+
+
+def _wrk(
+    url: str, seconds: float, connections: int, headers: dict[str, str]
+) -> tuple[int, float, int]:
+    threads = "-t1" if pin(LOAD_CPU) else "-t2"
+    argv = [*pin(LOAD_CPU), "wrk", threads, f"-c{connections}", f"-d{int(seconds)}s", "--latency"]
+    for name, value in headers.items():
+        argv += ["-H", f"{name}: {value}"]
+    out = subprocess.run([*argv, url], capture_output=True, text=True, check=True).stdout
+    match = re.search(r"(\d+) requests in ([\d.]+)(m?s)", out)
+    if not match:
+        raise RuntimeError(f"unexpected wrk output:\n{out}")
+    elapsed = float(match.group(2)) / (1000 if match.group(3) == "ms" else 1)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    )
+    errors = int(non2xx.group(1)) if non2xx else 0
+    if socket_errors:
+        errors += sum(int(g) for g in socket_errors.groups())
+    return int(match.group(1)), elapsed, errors
+
+
+async def _python_load(
+    port: int, path: str, seconds: float, connections: int, headers: dict[str, str]
+) -> tuple[int, float, int]:
+    """Keep-alive HTTP/1.1 GETs on `connections` sockets; a fallback when wrk is missing."""
+    extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}\r\n".encode()
+    deadline = time.monotonic() + seconds
+    done = 0
+    errors = 0
+
+    async def one_connection() -> None:
+        nonlocal done, errors
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        while time.monotonic() < deadline:
+            writer.write(request)
+            status = await reader.readline()
+            length = 0
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            await reader.readexactly(length)
+            if not status.startswith(b"HTTP/1.1 2"):
+                errors += 1
+            done += 1
+        writer.close()
+
+    start = time.monotonic()
+    await asyncio.gather(*(one_connection() for _ in range(connections)))
+    return done, time.monotonic() - start, errors
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
