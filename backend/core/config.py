@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     # --- database ---
     database_url: str = f"sqlite+aiosqlite:///{REPO_DIR / 'var' / 'vigil.db'}"
     migration_database_url: str | None = None  # owner role for migrations; default database_url
+    # PostgreSQL role the API connects as (owns no table); migrations grant it its privileges.
+    database_app_role: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
     db_pool_timeout: float = Field(default=10.0, gt=0)

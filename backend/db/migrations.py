@@ -30,6 +30,12 @@ def head_revisions() -> frozenset[str]:
     return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
+@lru_cache(maxsize=1)
+def known_revisions() -> frozenset[str]:
+    script = ScriptDirectory.from_config(alembic_config())
+    return frozenset(rev.revision for rev in script.walk_revisions())
+
+
 def current_revisions(connection: Connection) -> frozenset[str]:
     return frozenset(MigrationContext.configure(connection).get_current_heads())
 
@@ -58,12 +64,43 @@ async def _unlock(conn: AsyncConnection, lock: bool) -> None:
         await conn.commit()
 
 
+def _grant_app_role(connection: Connection, role: str) -> None:
+    """Give the application role what it may do, table by table, after every migration.
+
+    Tables marked `info={"append_only": True}` (the audit log) get SELECT and INSERT only,
+    so not even a bug in the app can rewrite history."""
+    from db.base import Base  # every model, so the grants cover every table
+
+    quote = connection.dialect.identifier_preparer.quote
+    who = quote(role)
+    statements = [
+        f"GRANT USAGE ON SCHEMA public TO {who}",
+        f"GRANT SELECT ON alembic_version TO {who}",
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {who}",
+    ]
+    for table in Base.metadata.sorted_tables:
+        name = quote(table.name)
+        if table.info.get("append_only"):
+            statements.append(f"REVOKE UPDATE, DELETE, TRUNCATE ON {name} FROM {who}")
+            statements.append(f"GRANT SELECT, INSERT ON {name} TO {who}")
+        else:
+            statements.append(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {name} TO {who}")
+    for statement in statements:
+        connection.exec_driver_sql(statement)
+
+
 async def migrate(
-    url: str | None = None, revision: str = "head", *, downgrade: bool = False
+    url: str | None = None,
+    revision: str = "head",
+    *,
+    downgrade: bool = False,
+    app_role: str | None = None,
 ) -> None:
     """Bring the database to `revision`. On PostgreSQL a session advisory lock makes replicas
-    that start together take turns: the first migrates, the others then find nothing to do."""
+    that start together take turns: the first migrates, the others then find nothing to do.
+    Then the application role (`app_role`, else VIGIL_DATABASE_APP_ROLE) gets its grants."""
     url = url or settings.effective_migration_url
+    app_role = app_role or settings.database_app_role
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)
     engine = create_async_engine(url, poolclass=NullPool)
@@ -73,6 +110,8 @@ async def migrate(
             try:
                 before = await conn.run_sync(current_revisions)
                 await conn.run_sync(_downgrade if downgrade else _upgrade, revision)
+                if app_role and conn.dialect.name == "postgresql":
+                    await conn.run_sync(_grant_app_role, app_role)
                 await conn.commit()
                 after = await conn.run_sync(current_revisions)
                 if before != after:

@@ -26,20 +26,35 @@ class TestReady:
         else:
             assert "redis" not in body["checks"]
 
-    async def test_503_when_migrations_are_behind(self, client):
+    async def _ready_with_version(self, client, version: str | None):
         from db.session import engine
 
         async with engine.begin() as conn:
             real = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
-            await conn.execute(text("UPDATE alembic_version SET version_num = 'older'"))
+            await conn.execute(text("DELETE FROM alembic_version"))
+            if version:
+                await conn.execute(
+                    text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": version}
+                )
         try:
-            r = await client.get("/health/ready")
+            return await client.get("/health/ready")
         finally:
             async with engine.begin() as conn:
-                await conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": real})
+                await conn.execute(text("DELETE FROM alembic_version"))
+                await conn.execute(
+                    text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": real}
+                )
+
+    async def test_503_when_migrations_are_behind(self, client):
+        r = await self._ready_with_version(client, None)
         assert r.status_code == 503
         assert r.json()["status"] == "unavailable"
-        assert r.json()["checks"]["migrations"].startswith("not at head (at older")
+        assert r.json()["checks"]["migrations"].startswith("not at head (at none")
+
+    async def test_ready_when_a_newer_release_already_migrated(self, client):
+        r = await self._ready_with_version(client, "f00dfeed1234")
+        assert r.status_code == 200
+        assert "ahead" in r.json()["checks"]["migrations"]
 
     async def test_503_when_database_is_unreachable(self, client, monkeypatch):
         import services.health

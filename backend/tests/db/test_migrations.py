@@ -83,3 +83,41 @@ class TestMigrations:
         await asyncio.gather(*(migrate(fresh_url) for _ in range(4)))
         assert await _revisions(fresh_url) == head_revisions()
         assert await _diff(fresh_url) == []
+
+
+@pytest.mark.postgres_only
+class TestAppRoleGrants:
+    async def test_app_role_can_use_tables_but_not_change_them(self, fresh_url):
+        role = f"vigil_test_app_{uuid.uuid4().hex[:8]}"
+        engine = create_async_engine(fresh_url, poolclass=NullPool)
+        async with engine.begin() as conn:
+            await conn.execute(text(f"CREATE ROLE {role} NOLOGIN NOBYPASSRLS"))
+        try:
+            await migrate(fresh_url, app_role=role)
+            async with engine.connect() as conn:
+
+                async def can(privilege: str, table: str) -> bool:
+                    return bool(
+                        await conn.scalar(
+                            text("SELECT has_table_privilege(:r, :t, :p)"),
+                            {"r": role, "t": table, "p": privilege},
+                        )
+                    )
+
+                assert await can("SELECT", "alembic_version")
+                assert not await can("UPDATE", "alembic_version")
+                for table in Base.metadata.sorted_tables:
+                    append_only = bool(table.info.get("append_only"))
+                    assert await can("SELECT", table.name)
+                    assert await can("INSERT", table.name)
+                    assert await can("UPDATE", table.name) is not append_only
+                    assert await can("DELETE", table.name) is not append_only
+                owner = await conn.scalar(
+                    text("SELECT tableowner FROM pg_tables WHERE tablename = 'companies'")
+                )
+                assert owner != role
+        finally:
+            async with engine.begin() as conn:
+                await conn.execute(text(f"DROP OWNED BY {role}"))
+                await conn.execute(text(f"DROP ROLE {role}"))
+            await engine.dispose()
