@@ -43,14 +43,14 @@ DOCS_PREFIXES = ("/docs", "/redoc", "/static-offline-docs")
 # Every response: JSON cannot be framed or sniffed into HTML, and never leaks a referrer.
 # Each header costs ~1.5 µs in uvicorn's writer, so the list stays short; CSP's
 # frame-ancestors already does what X-Frame-Options did.
-def _security_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
-    headers = [
+def _security_headers() -> list[tuple[bytes, bytes]]:
+    return [
         (b"x-content-type-options", b"nosniff"),
         (b"referrer-policy", b"no-referrer"),
     ]
-    if settings.is_production:
-        headers.append((b"strict-transport-security", b"max-age=63072000; includeSubDomains"))
-    return headers
+
+
+HSTS_HEADER = (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
 
 
 # HTML documents (the docs now; learner and landing pages later) also get these.
@@ -98,7 +98,8 @@ class EdgeMiddleware:
         self.gzip_app = GZipMiddleware(app, minimum_size=settings.gzip_min_bytes, compresslevel=6)
         self.max_body = settings.max_body_bytes
         self.access_log = AccessLog(settings)
-        self.security_headers = _security_headers(settings)
+        self.security_headers = _security_headers()
+        self.hsts = HSTS_HEADER if settings.is_production else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -130,10 +131,15 @@ class EdgeMiddleware:
         token = request_id_var.set(request_id)
         rid_header = (REQUEST_ID_HEADER, request_id.encode())
         path: str = scope["path"]
+        security_headers = self.security_headers
+        if self.hsts is not None and scope["scheme"] == "https":
+            # Browsers ignore HSTS over plain HTTP (RFC 6797 §8.1), so only send it over TLS
+            # (directly, or as reported by a trusted proxy through --proxy-headers).
+            security_headers = [*security_headers, self.hsts]
         if path.startswith(DOCS_PREFIXES):
-            csp, security_headers = DOCS_CSP, self.security_headers + HTML_HEADERS
+            csp, security_headers = DOCS_CSP, security_headers + HTML_HEADERS
         else:
-            csp, security_headers = API_CSP, self.security_headers
+            csp = API_CSP
         status = 500
         started = False
 

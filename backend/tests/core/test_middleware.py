@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from httpx import ASGITransport, AsyncClient
 
 from core.config import DEV_SECRET_KEY, Settings
-from core.middleware import _security_headers
+from core.middleware import EdgeMiddleware
 
 
 class TestRequestId:
@@ -58,13 +59,25 @@ class TestSecurityHeaders:
         assert "script-src 'self'" in csp
         assert "frame-ancestors 'none'" in csp
 
-    def test_hsts_only_in_production(self):
-        dev = dict(_security_headers(Settings(env="development")))
-        prod = dict(
-            _security_headers(Settings(env="production", secret_key="k" * 40 + DEV_SECRET_KEY))
-        )
-        assert b"strict-transport-security" not in dev
-        assert prod[b"strict-transport-security"].startswith(b"max-age=")
+    @pytest.mark.parametrize(
+        ("env", "base_url", "expected"),
+        [
+            ("production", "https://vigil.test", True),
+            ("production", "http://vigil.test", False),  # ignored by browsers over HTTP
+            ("development", "https://vigil.test", False),
+        ],
+    )
+    async def test_hsts_in_production_over_https(self, env, base_url, expected):
+        from starlette.applications import Starlette
+        from starlette.responses import PlainTextResponse
+        from starlette.routing import Route
+
+        cfg = Settings(env=env, secret_key="k" * 40 + DEV_SECRET_KEY)
+        inner = Starlette(routes=[Route("/", lambda _: PlainTextResponse("ok"))])
+        app = EdgeMiddleware(inner, cfg)
+        async with AsyncClient(transport=ASGITransport(app=app), base_url=base_url) as http:
+            r = await http.get("/")
+        assert ("strict-transport-security" in r.headers) is expected
 
 
 class TestCorsAndGzip:
