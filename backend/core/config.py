@@ -81,6 +81,28 @@ class Settings(BaseSettings):
     workers_in_process: bool = True
     worker_poll_seconds: float = Field(default=2.0, gt=0)
 
+    # --- identity ---
+    jwt_issuer: str = "vigil"
+    jwt_audience: str = "vigil-api"
+    access_token_minutes: int = Field(default=15, ge=1, le=60)
+    refresh_token_idle_days: int = Field(default=14, ge=1)
+    refresh_token_absolute_days: int = Field(default=30, ge=1)
+    password_reset_minutes: int = Field(default=60, ge=5, le=60)
+    invitation_days: int = Field(default=7, ge=1, le=30)
+    bcrypt_rounds: int = Field(default=12, ge=4, le=16)
+
+    # --- email ---
+    email_backend: Literal["auto", "smtp", "sendgrid", "outbox"] = "auto"
+    email_from: str = "Vigil <no-reply@vigil.localhost>"
+    email_outbox_dir: Path = REPO_DIR / "var" / "outbox"
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_timeout: float = Field(default=15.0, gt=0)
+    sendgrid_api_key: SecretStr | None = None
+
     # --- monitoring ---
     sentry_dsn: SecretStr | None = None
     sentry_traces_sample_rate: float = Field(default=0.0, ge=0, le=1)
@@ -105,7 +127,16 @@ class Settings(BaseSettings):
             ipaddress.ip_network(item, strict=False)  # raises ValueError on nonsense
         return value
 
-    @field_validator("redis_url", "sentry_dsn", "migration_database_url", mode="before")
+    @field_validator(
+        "redis_url",
+        "sentry_dsn",
+        "migration_database_url",
+        "smtp_host",
+        "smtp_username",
+        "smtp_password",
+        "sendgrid_api_key",
+        mode="before",
+    )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
