@@ -189,7 +189,8 @@ def setup_logging(settings: Settings) -> None:
             backtrace=False,
             diagnose=False,  # never print local variables: they can hold secrets
         )
-    logging.basicConfig(handlers=[InterceptHandler()], level=0, force=True)
+    # Records below the configured level are never even built.
+    logging.basicConfig(handlers=[InterceptHandler()], level=settings.log_level.upper(), force=True)
     # Uvicorn installs its own handlers; route them here instead. Its access log is replaced
     # by ours (core.middleware), which knows the request id and the route template.
     for name in ("uvicorn", "uvicorn.error", "taskiq", "sqlalchemy", "alembic"):

@@ -29,6 +29,10 @@ def _storage(settings: Settings) -> Storage:
     return MemoryStorage()
 
 
+def _keys(ip: str | None, account: str | None) -> list[tuple[str, str]]:
+    return [(kind, value.lower()) for kind, value in (("ip", ip), ("account", account)) if value]
+
+
 class RateLimiter:
     def __init__(self, settings: Settings) -> None:
         self._storage = _storage(settings)
@@ -48,21 +52,32 @@ class RateLimiter:
 
         Each key is checked before any is counted, so a refused attempt does not also eat
         into the other key's budget."""
+        await self.check(scope, limit, ip=ip, account=account)
+        await self.consume(scope, limit, ip=ip, account=account)
+
+    async def check(
+        self, scope: str, limit: str, *, ip: str | None = None, account: str | None = None
+    ) -> None:
+        """Refuse (429) when a key has no attempts left, without counting this one: for
+        limits that only count failures, such as wrong passwords."""
         item = self._item(limit)
-        keys = [(kind, value) for kind, value in (("ip", ip), ("account", account)) if value]
-        for kind, value in keys:
-            if not await self._strategy.test(item, scope, kind, value.lower()):
-                raise RateLimited(await self._retry_after(item, scope, kind, value.lower()))
-        for kind, value in keys:
-            await self._strategy.hit(item, scope, kind, value.lower())
+        for kind, value in _keys(ip, account):
+            if not await self._strategy.test(item, scope, kind, value):
+                raise RateLimited(await self._retry_after(item, scope, kind, value))
+
+    async def consume(
+        self, scope: str, limit: str, *, ip: str | None = None, account: str | None = None
+    ) -> None:
+        item = self._item(limit)
+        for kind, value in _keys(ip, account):
+            await self._strategy.hit(item, scope, kind, value)
 
     async def reset(
         self, scope: str, limit: str, *, ip: str | None = None, account: str | None = None
     ) -> None:
         item = self._item(limit)
-        for kind, value in (("ip", ip), ("account", account)):
-            if value:
-                await self._strategy.clear(item, scope, kind, value.lower())
+        for kind, value in _keys(ip, account):
+            await self._strategy.clear(item, scope, kind, value)
 
     async def _retry_after(self, item: RateLimitItem, *identifiers: str) -> int:
         stats = await self._strategy.get_window_stats(item, *identifiers)

@@ -1,6 +1,19 @@
-"""Imports every model so that `Base.metadata` is complete (Alembic, tests)."""
+"""Imports every model so that `Base.metadata` is complete (Alembic, tests, grants)."""
 
+from models.api_key import ApiKey
+from models.audit_log import AuditLog
+from models.auth import RecoveryCode, RefreshToken, UserToken
 from models.base import Base
 from models.company import Company
+from models.user import User
 
-__all__ = ["Base", "Company"]
+__all__ = [
+    "ApiKey",
+    "AuditLog",
+    "Base",
+    "Company",
+    "RecoveryCode",
+    "RefreshToken",
+    "User",
+    "UserToken",
+]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Enum, String
+from sqlalchemy import JSON, Boolean, Enum, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, SoftDelete, Timestamps, UUIDPrimaryKey
@@ -23,3 +24,18 @@ class Company(UUIDPrimaryKey, Timestamps, SoftDelete, Base):
         Enum(CompanyStatus, native_enum=False, length=20, validate_strings=True),
         default=CompanyStatus.active,
     )
+    # Mail domains the company owns; used to tell its own people from outsiders.
+    email_domains: Mapped[list[Any]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'")
+    )
+    default_timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    default_locale: Mapped[str] = mapped_column(String(16), default="en", server_default="en")
+    require_2fa_for_admins: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    # The operator's own company, home of the platform admins; never listed as a customer.
+    is_platform: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+    @property
+    def is_active(self) -> bool:
+        return self.status is CompanyStatus.active and self.deleted_at is None

@@ -25,6 +25,9 @@ os.environ["VIGIL_REDIS_KEY_PREFIX"] = f"vigil-test-{_RUN}:"
 os.environ["VIGIL_WORKERS_IN_PROCESS"] = "true"
 os.environ["VIGIL_WORKER_POLL_SECONDS"] = "0.05"
 os.environ["VIGIL_LOG_LEVEL"] = "WARNING"
+os.environ["VIGIL_BCRYPT_ROUNDS"] = "4"  # real bcrypt, cheap cost: the suite hashes a lot
+os.environ["VIGIL_EMAIL_BACKEND"] = "outbox"
+os.environ["VIGIL_EMAIL_OUTBOX_DIR"] = str(_TMP / "outbox")
 os.environ.setdefault("VIGIL_SENTRY_DSN", "")
 
 from collections.abc import AsyncIterator  # noqa: E402
@@ -116,3 +119,38 @@ async def session() -> AsyncIterator[AsyncSession]:
     """A session for arranging and checking data directly; commits are the test's to make."""
     async with SessionLocal() as db:
         yield db
+
+
+class Tenant:
+    """A company with an admin, a manager and a learner, committed, with their headers."""
+
+    def __init__(self, company, admin, manager, learner):
+        from tests.factories import bearer
+
+        self.company = company
+        self.admin, self.manager, self.learner = admin, manager, learner
+        self.admin_headers = bearer(admin)
+        self.manager_headers = bearer(manager)
+        self.learner_headers = bearer(learner)
+
+
+async def _make_tenant(session: AsyncSession, name: str) -> Tenant:
+    from models.user import Role
+    from tests.factories import make_company, make_user
+
+    company = await make_company(session, name=name)
+    admin = await make_user(session, company, role=Role.admin)
+    manager = await make_user(session, company, role=Role.manager)
+    learner = await make_user(session, company, role=Role.learner)
+    await session.commit()
+    return Tenant(company, admin, manager, learner)
+
+
+@pytest.fixture
+async def tenant(session: AsyncSession) -> Tenant:
+    return await _make_tenant(session, "Acme")
+
+
+@pytest.fixture
+async def other_tenant(session: AsyncSession) -> Tenant:
+    return await _make_tenant(session, "Globex")

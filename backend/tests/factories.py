@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import itertools
+import uuid
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.security import create_access_token, hash_password
 from models.company import Company
+from models.user import Role, User, UserStatus
 
 _seq = itertools.count(1)
+
+DEFAULT_PASSWORD = "correct-horse-battery-staple"
 
 
 async def make_company(session: AsyncSession, **fields: Any) -> Company:
@@ -17,3 +22,36 @@ async def make_company(session: AsyncSession, **fields: Any) -> Company:
     session.add(company)
     await session.flush()
     return company
+
+
+async def make_user(
+    session: AsyncSession,
+    company: Company | None = None,
+    *,
+    role: Role = Role.learner,
+    password: str | None = DEFAULT_PASSWORD,
+    status: UserStatus = UserStatus.active,
+    **fields: Any,
+) -> User:
+    if company is None:
+        company = await make_company(session)
+    n = next(_seq)
+    user = User(
+        company_id=company.id,
+        email=fields.pop("email", f"user{n}@example.example.com"),
+        first_name=fields.pop("first_name", "Test"),
+        last_name=fields.pop("last_name", f"User{n}"),
+        role=role,
+        status=status,
+        password_hash=await hash_password(password) if password else None,
+        **fields,
+    )
+    session.add(user)
+    await session.flush()
+    return user
+
+
+def bearer(user: User, session_id: uuid.UUID | None = None) -> dict[str, str]:
+    """Headers of a signed-in user, without going through /auth/login."""
+    token, _ = create_access_token(user.id, user.company_id, session_id or uuid.uuid4())
+    return {"Authorization": f"Bearer {token}"}

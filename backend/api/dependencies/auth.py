@@ -1,0 +1,122 @@
+"""Who is calling: a user's access token or a company API key, and what they may do.
+
+`Authorization: Bearer <token>`: a token starting with `vk_` is an API key, anything else
+an access JWT. Each request re-reads the user (or key) and its company, so disabling a user,
+suspending a company or revoking a key takes effect on the next request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.dependencies.common import ClientIP, SessionDep
+from core.context import request_id_var
+from core.exceptions import PermissionDenied, Unauthorized
+from core.permissions import Permission, allowed
+from core.security import InvalidToken, decode_access_token
+from db.scoping import AuthContext, RequestMeta, bind_tenant
+from models.api_key import ApiKeyScope
+from models.user import User
+from services import api_keys as api_key_service
+from services.auth import is_session_revoked
+from services.users import load_active_user
+
+bearer = HTTPBearer(auto_error=False, description="An access token or a company API key.")
+
+# Routes a user who must still set up 2FA may use (company policy, see auth.login).
+MFA_SETUP_PATHS = ("/api/v1/users/me", "/api/v1/auth/logout", "/api/v1/auth/logout-all")
+
+
+class InvalidAccessToken(Unauthorized):
+    code = "invalid_token"
+    message = "The access token is missing, invalid or expired."
+
+
+class MfaSetupRequired(PermissionDenied):
+    code = "mfa_setup_required"
+    message = "Your company requires two-factor authentication: set it up first."
+
+
+def get_request_meta(request: Request, ip: ClientIP) -> RequestMeta:
+    return RequestMeta(
+        ip=ip, user_agent=request.headers.get("user-agent"), request_id=request_id_var.get()
+    )
+
+
+MetaDep = Annotated[RequestMeta, Depends(get_request_meta)]
+
+
+async def _principal(
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> tuple[AuthContext, User | None]:
+    if credentials is None or not credentials.credentials:
+        raise InvalidAccessToken("Authentication is required.")
+    token = credentials.credentials
+    if token.startswith(api_key_service.KEY_PREFIX):
+        auth = await api_key_service.authenticate(session, token)
+        if auth is None:
+            raise InvalidAccessToken("The API key is not valid.")
+        return auth, None
+    try:
+        claims = decode_access_token(token)
+    except InvalidToken as exc:
+        raise InvalidAccessToken() from exc
+    await bind_tenant(session, claims.company_id)
+    user = await load_active_user(session, claims.user_id, claims.company_id)
+    if user is None or (
+        user.sessions_valid_after is not None and claims.issued_at < user.sessions_valid_after
+    ):
+        raise InvalidAccessToken()
+    if await is_session_revoked(claims.session_id):
+        raise InvalidAccessToken()
+    if claims.mfa_setup_pending and not request.url.path.startswith(MFA_SETUP_PATHS):
+        raise MfaSetupRequired()
+    auth = AuthContext(
+        company_id=user.company_id,
+        role=user.role,
+        user_id=user.id,
+        session_id=claims.session_id,
+        email=user.email,
+    )
+    return auth, user
+
+
+PrincipalDep = Annotated[tuple[AuthContext, User | None], Depends(_principal)]
+
+
+async def get_auth(principal: PrincipalDep) -> AuthContext:
+    return principal[0]
+
+
+async def get_current_user(principal: PrincipalDep) -> User:
+    user = principal[1]
+    if user is None:
+        raise PermissionDenied("This endpoint is for signed-in users, not API keys.")
+    return user
+
+
+Auth = Annotated[AuthContext, Depends(get_auth)]
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require(permission: Permission) -> Callable[..., Awaitable[AuthContext]]:
+    """A dependency that lets the caller through only with `permission` (core.permissions)."""
+
+    async def check(auth: Auth, request: Request) -> AuthContext:
+        if not allowed(auth.role, permission):
+            raise PermissionDenied()
+        if auth.is_api_key:
+            writes = request.method not in ("GET", "HEAD", "OPTIONS")
+            if writes and auth.api_key_scope is not ApiKeyScope.read_write:
+                raise PermissionDenied("This API key may only read.")
+        return auth
+
+    check.__name__ = f"require_{permission.value}"
+    check.permission = permission  # type: ignore[attr-defined]  # read by the RBAC test
+    return check

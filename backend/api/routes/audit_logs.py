@@ -1,0 +1,48 @@
+"""The security log (read-only: no route changes or deletes an entry)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from api.dependencies.auth import Auth, require
+from api.dependencies.common import PageDep, SessionDep
+from core.permissions import Permission
+from schemas.audit_log import AuditLogRead
+from schemas.base import Page
+from services import audit
+
+router = APIRouter(prefix="/audit-logs", tags=["audit log"])
+
+ReadAudit = Annotated[object, Depends(require(Permission.audit_read))]
+
+
+@router.get("")
+async def list_audit_logs(
+    auth: Auth,
+    _: ReadAudit,
+    session: SessionDep,
+    page: PageDep,
+    action: Annotated[str | None, Query(max_length=64, description="e.g. auth.login")] = None,
+    actor_user_id: uuid.UUID | None = None,
+    target_id: Annotated[str | None, Query(max_length=64)] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Page[AuditLogRead]:
+    """Security-relevant actions in my company, newest first."""
+    result = await audit.list_entries(
+        session,
+        auth,
+        page,
+        action=action,
+        actor_user_id=actor_user_id,
+        target_id=target_id,
+        since=since,
+        until=until,
+    )
+    return Page[AuditLogRead](
+        items=[AuditLogRead.model_validate(e) for e in result.items], next_cursor=result.next_cursor
+    )

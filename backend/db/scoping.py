@@ -1,0 +1,78 @@
+"""Tenant scoping: who is calling, and the one way to query a company's rows.
+
+Every query on a tenant table goes through `scoped_select` / `get_scoped` with the caller's
+`AuthContext`. Another company's row is simply not found (404), never "forbidden" (403):
+its existence is none of the caller's business. On PostgreSQL, `bind_tenant` also sets
+`app.company_id` for the transaction so row-level security backs the helpers up.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.exceptions import NotFound
+from models.api_key import ApiKeyScope
+from models.user import Role
+
+M = TypeVar("M")
+
+TENANT_SETTING = "app.company_id"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthContext:
+    company_id: uuid.UUID
+    role: Role
+    user_id: uuid.UUID | None = None  # None when an API key is calling
+    api_key_id: uuid.UUID | None = None
+    api_key_scope: ApiKeyScope | None = None
+    session_id: uuid.UUID | None = None
+    email: str | None = None
+
+    @property
+    def is_api_key(self) -> bool:
+        return self.api_key_id is not None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestMeta:
+    """Where a request came from, for the audit log and rate limits."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+    request_id: str | None = None
+
+
+def scoped_select(model: type[M], auth: AuthContext) -> Select[Any]:
+    return select(model).where(model.company_id == auth.company_id)  # type: ignore[attr-defined]
+
+
+async def get_scoped(
+    session: AsyncSession,
+    model: type[M],
+    object_id: uuid.UUID,
+    auth: AuthContext,
+    *,
+    error: type[NotFound] = NotFound,
+) -> M:
+    found = await session.scalar(
+        scoped_select(model, auth).where(model.id == object_id)  # type: ignore[attr-defined]
+    )
+    if found is None:
+        raise error()
+    return found  # type: ignore[no-any-return]
+
+
+async def bind_tenant(session: AsyncSession, company_id: uuid.UUID | None) -> None:
+    """Set the company for row-level security, for the rest of this transaction."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    await session.execute(
+        text("SELECT set_config(:name, :value, true)"),
+        {"name": TENANT_SETTING, "value": str(company_id) if company_id else ""},
+    )

@@ -1,0 +1,97 @@
+"""Companies: a company's own settings, and the platform admin's view of all of them."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.exceptions import NotFound
+from db.pagination import PageParams, PageResult, paginate
+from db.scoping import AuthContext, RequestMeta
+from models.company import Company, CompanyStatus
+from schemas.company import CompanyUpdate
+from services import audit
+
+
+class CompanyNotFound(NotFound):
+    code = "company_not_found"
+    message = "No such company."
+
+
+async def get_own(session: AsyncSession, auth: AuthContext) -> Company:
+    company = await session.get(Company, auth.company_id)
+    if company is None or company.deleted_at is not None:
+        raise CompanyNotFound()
+    return company
+
+
+def _json_safe(value: Any) -> Any:
+    return value if isinstance(value, list | bool | int | float | type(None)) else str(value)
+
+
+async def update_own(
+    session: AsyncSession, auth: AuthContext, data: CompanyUpdate, *, meta: RequestMeta
+) -> Company:
+    company = await get_own(session, auth)
+    changes: dict[str, Any] = {}
+    for field, value in data.model_dump(exclude_unset=True).items():
+        if value is None:
+            continue  # every company setting is required; null means "leave as is"
+        old = getattr(company, field)
+        if old != value:
+            changes[field] = [_json_safe(old), _json_safe(value)]
+            setattr(company, field, value)
+    if changes:
+        await audit.record(
+            session,
+            "company.settings_changed",
+            auth=auth,
+            target=("company", company.id),
+            meta=meta,
+            changes=changes,
+        )
+    return company
+
+
+async def list_companies(
+    session: AsyncSession,
+    auth: AuthContext,  # noqa: ARG001 - uniform service signature; the route checks the role
+    page: PageParams,
+    *,
+    status: CompanyStatus | None,
+) -> PageResult[Company]:
+    """Platform admin only (checked by the route): every customer company."""
+    stmt: Select[Any] = select(Company).where(Company.is_platform.is_(False))
+    if status:
+        stmt = stmt.where(Company.status == status)
+    return await paginate(session, stmt, page, order_by=(Company.id,))
+
+
+async def set_status(
+    session: AsyncSession,
+    auth: AuthContext,
+    company_id: uuid.UUID,
+    status: CompanyStatus,
+    *,
+    meta: RequestMeta,
+) -> Company:
+    company = await session.get(Company, company_id)
+    if company is None or company.deleted_at is not None or company.is_platform:
+        raise CompanyNotFound()
+    if company.status is not status:
+        old = company.status
+        company.status = status
+        # Recorded in the company's own log (its admins see it) and attributed to the operator.
+        await audit.record(
+            session,
+            f"company.{'suspended' if status is CompanyStatus.suspended else 'reactivated'}",
+            auth=auth,
+            company_id=company.id,
+            target=("company", company.id),
+            meta=meta,
+            changes={"status": [str(old), str(status)]},
+        )
+    return company
