@@ -78,7 +78,14 @@ def _grant_app_role(connection: Connection, role: str) -> None:
         f"GRANT SELECT ON alembic_version TO {who}",
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {who}",
     ]
+    existing = set(
+        connection.exec_driver_sql(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+        ).scalars()
+    )
     for table in Base.metadata.sorted_tables:
+        if table.name not in existing:  # after a downgrade, newer tables are gone
+            continue
         name = quote(table.name)
         if table.info.get("append_only"):
             statements.append(f"REVOKE UPDATE, DELETE, TRUNCATE ON {name} FROM {who}")

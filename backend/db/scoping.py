@@ -9,6 +9,8 @@ its existence is none of the caller's business. On PostgreSQL, `bind_tenant` als
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -66,6 +68,20 @@ async def get_scoped(
     if found is None:
         raise error()
     return found  # type: ignore[no-any-return]
+
+
+@asynccontextmanager
+async def auth_lookup(session: AsyncSession) -> AsyncIterator[None]:
+    """Open the credential tables for reading across companies, for the few queries that
+    find a user, token or key before the company is known; closed again at once."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        await session.execute(text("SELECT set_config('app.auth_lookup', 'on', true)"))
+    try:
+        yield
+    finally:
+        if postgres:
+            await session.execute(text("SELECT set_config('app.auth_lookup', 'off', true)"))
 
 
 async def bind_tenant(session: AsyncSession, company_id: uuid.UUID | None) -> None:

@@ -12,7 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.crypto import hash_token, new_token
 from core.exceptions import NotFound
 from db.pagination import PageParams, PageResult, paginate
-from db.scoping import AuthContext, RequestMeta, bind_tenant, get_scoped, scoped_select
+from db.scoping import (
+    AuthContext,
+    RequestMeta,
+    auth_lookup,
+    bind_tenant,
+    get_scoped,
+    scoped_select,
+)
 from models.api_key import ApiKey, ApiKeyScope
 from models.company import Company
 from models.user import Role
@@ -36,7 +43,8 @@ class CreatedKey:
 
 
 async def authenticate(session: AsyncSession, secret: str) -> AuthContext | None:
-    key = await session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_token(secret)))
+    async with auth_lookup(session):
+        key = await session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_token(secret)))
     if key is None or key.revoked_at is not None:
         return None
     await bind_tenant(session, key.company_id)

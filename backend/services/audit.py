@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.context import request_id_var
 from db.pagination import PageParams, PageResult, paginate
-from db.scoping import AuthContext, RequestMeta
+from db.scoping import AuthContext, RequestMeta, bind_tenant
 from db.session import unit_of_work
 from models.audit_log import AuditLog
 
@@ -82,6 +82,9 @@ async def record_refusal(
 ) -> None:
     """Record a refused attempt in its own transaction, so it survives the request's rollback."""
     async with unit_of_work() as session:
+        await bind_tenant(
+            session, company_id if company_id else (auth.company_id if auth else None)
+        )
         await record(
             session,
             action,

@@ -27,7 +27,7 @@ from core.security import (
     hash_password,
     verify_password,
 )
-from db.scoping import AuthContext, RequestMeta, bind_tenant
+from db.scoping import AuthContext, RequestMeta, auth_lookup, bind_tenant
 from db.session import unit_of_work
 from models.auth import RefreshToken, TokenPurpose, UserToken
 from models.company import Company
@@ -162,7 +162,9 @@ async def end_all_sessions(session: AsyncSession, user: User) -> None:
 
 
 async def email_exists(session: AsyncSession, email: str) -> bool:
-    found = await session.scalar(select(User.id).where(User.email == normalize_email(email)))
+    """Emails are unique across companies, so this looks at every company's users."""
+    async with auth_lookup(session):
+        found = await session.scalar(select(User.id).where(User.email == normalize_email(email)))
     return found is not None
 
 
@@ -214,13 +216,14 @@ async def register_company(
 
 
 async def _load_login_user(session: AsyncSession, email: str) -> tuple[User, Company] | None:
-    row = (
-        await session.execute(
-            select(User, Company)
-            .join(Company, Company.id == User.company_id)
-            .where(User.email == email)
-        )
-    ).first()
+    async with auth_lookup(session):
+        row = (
+            await session.execute(
+                select(User, Company)
+                .join(Company, Company.id == User.company_id)
+                .where(User.email == email)
+            )
+        ).first()
     return (row[0], row[1]) if row else None
 
 
@@ -313,9 +316,10 @@ async def _start_mfa_challenge(session: AsyncSession, user: User) -> MfaChalleng
 
 async def refresh(session: AsyncSession, *, refresh_token: str, meta: RequestMeta) -> IssuedTokens:
     now = now_utc()
-    token = await session.scalar(
-        select(RefreshToken).where(RefreshToken.token_hash == hash_token(refresh_token))
-    )
+    async with auth_lookup(session):
+        token = await session.scalar(
+            select(RefreshToken).where(RefreshToken.token_hash == hash_token(refresh_token))
+        )
     if token is None:
         raise InvalidRefreshToken()
     await bind_tenant(session, token.company_id)

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.exceptions import NotFound
 from db.pagination import PageParams, PageResult, paginate
-from db.scoping import AuthContext, RequestMeta
+from db.scoping import AuthContext, RequestMeta, bind_tenant
 from models.company import Company, CompanyStatus
 from schemas.company import CompanyUpdate
 from services import audit
@@ -84,7 +84,9 @@ async def set_status(
     if company.status is not status:
         old = company.status
         company.status = status
-        # Recorded in the company's own log (its admins see it) and attributed to the operator.
+        # Recorded in the company's own log (its admins see it) and attributed to the operator;
+        # the entry is written as that company, as row-level security requires.
+        await bind_tenant(session, company.id)
         await audit.record(
             session,
             f"company.{'suspended' if status is CompanyStatus.suspended else 'reactivated'}",

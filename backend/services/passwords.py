@@ -15,7 +15,7 @@ from core.crypto import hash_token, new_token
 from core.exceptions import AppError
 from core.rate_limit import rate_limiter
 from core.security import check_password_policy, hash_password, verify_password
-from db.scoping import AuthContext, RequestMeta, bind_tenant
+from db.scoping import AuthContext, RequestMeta, auth_lookup, bind_tenant
 from models.auth import TokenPurpose, UserToken
 from models.company import Company
 from models.user import User, UserStatus
@@ -81,13 +81,14 @@ async def request_reset(session: AsyncSession, *, email: str, meta: RequestMeta)
     started = time.monotonic()
     email = normalize_email(email)
     await rate_limiter.hit("password-reset", RESET_LIMIT, ip=meta.ip, account=email)
-    row = (
-        await session.execute(
-            select(User, Company)
-            .join(Company, Company.id == User.company_id)
-            .where(User.email == email)
-        )
-    ).first()
+    async with auth_lookup(session):
+        row = (
+            await session.execute(
+                select(User, Company)
+                .join(Company, Company.id == User.company_id)
+                .where(User.email == email)
+            )
+        ).first()
     if row and row[0].status is UserStatus.active and row[1].is_active:
         user = row[0]
         await bind_tenant(session, user.company_id)
@@ -128,11 +129,12 @@ async def _take_token(
     session: AsyncSession, raw: str, purpose: TokenPurpose, meta: RequestMeta
 ) -> tuple[UserToken, User]:
     await rate_limiter.hit(f"token-{purpose}", LINK_ATTEMPTS_PER_IP, ip=meta.ip)
-    token = await session.scalar(
-        select(UserToken).where(
-            UserToken.token_hash == hash_token(raw), UserToken.purpose == purpose
+    async with auth_lookup(session):
+        token = await session.scalar(
+            select(UserToken).where(
+                UserToken.token_hash == hash_token(raw), UserToken.purpose == purpose
+            )
         )
-    )
     if token is None or token.used_at is not None or token.expires_at <= now_utc():
         await audit.record_refusal(
             f"auth.{purpose}.invalid_token",

@@ -21,7 +21,7 @@ from core.two_factor_auth import (
     qr_code_data_uri,
     verify_totp,
 )
-from db.scoping import AuthContext, RequestMeta, bind_tenant
+from db.scoping import AuthContext, RequestMeta, auth_lookup, bind_tenant
 from models.auth import RecoveryCode, TokenPurpose, UserToken
 from models.company import Company
 from models.user import User, UserStatus
@@ -177,12 +177,13 @@ async def verify_challenge(
     """Second step of a login: the challenge from the password step, plus a TOTP code or a
     recovery code."""
     await rate_limiter.hit("2fa-challenge", VERIFY_LIMIT, ip=meta.ip)
-    token = await session.scalar(
-        select(UserToken).where(
-            UserToken.token_hash == hash_token(challenge),
-            UserToken.purpose == TokenPurpose.mfa_challenge,
+    async with auth_lookup(session):
+        token = await session.scalar(
+            select(UserToken).where(
+                UserToken.token_hash == hash_token(challenge),
+                UserToken.purpose == TokenPurpose.mfa_challenge,
+            )
         )
-    )
     if token is None or token.used_at is not None or token.expires_at <= now_utc():
         raise InvalidChallenge()
     await bind_tenant(session, token.company_id)

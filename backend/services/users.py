@@ -20,7 +20,7 @@ from models.company import Company
 from models.user import Role, User, UserStatus
 from schemas.user import UserCreate, UserUpdate
 from services import audit
-from services.auth import EmailTaken, end_all_sessions, normalize_email, now_utc
+from services.auth import EmailTaken, email_exists, end_all_sessions, normalize_email, now_utc
 
 
 class UserNotFound(NotFound):
@@ -117,7 +117,7 @@ async def create_user(
     session: AsyncSession, auth: AuthContext, data: UserCreate, *, meta: RequestMeta
 ) -> User:
     email = normalize_email(data.email)
-    if await session.scalar(select(User.id).where(User.email == email)) is not None:
+    if await email_exists(session, email):
         raise EmailTaken()
     await _check_manager(session, auth, data.manager_id, None)
     fields = data.model_dump(exclude={"send_invitation", "email"})

@@ -15,11 +15,26 @@ from pathlib import Path
 
 _TMP = Path(tempfile.mkdtemp(prefix="vigil-test-"))
 _RUN = uuid.uuid4().hex[:8]
+# On PostgreSQL the app runs as it does in production: as a role that owns no table and has
+# no BYPASSRLS, so row-level security is live in every test. Migrations, and the tests'
+# own arranging and checking of data, use the owner (the URL given).
+APP_ROLE = "vigil_test_app"
+_PG_URL = os.environ.get("VIGIL_TEST_DATABASE_URL")
 os.environ["VIGIL_ENV"] = "test"
-os.environ["VIGIL_DATABASE_URL"] = os.environ.get("VIGIL_TEST_DATABASE_URL") or (
-    f"sqlite+aiosqlite:///{_TMP / 'test.db'}"
-)
-os.environ.pop("VIGIL_MIGRATION_DATABASE_URL", None)
+if _PG_URL:
+    from sqlalchemy.engine import make_url as _make_url
+
+    os.environ["VIGIL_MIGRATION_DATABASE_URL"] = _PG_URL
+    os.environ["VIGIL_DATABASE_URL"] = (
+        _make_url(_PG_URL)
+        .set(username=APP_ROLE, password=None)
+        .render_as_string(hide_password=False)
+    )
+    os.environ["VIGIL_DATABASE_APP_ROLE"] = APP_ROLE
+else:
+    os.environ["VIGIL_DATABASE_URL"] = f"sqlite+aiosqlite:///{_TMP / 'test.db'}"
+    os.environ.pop("VIGIL_MIGRATION_DATABASE_URL", None)
+    os.environ.pop("VIGIL_DATABASE_APP_ROLE", None)
 os.environ["VIGIL_REDIS_URL"] = os.environ.get("VIGIL_TEST_REDIS_URL", "")
 os.environ["VIGIL_REDIS_KEY_PREFIX"] = f"vigil-test-{_RUN}:"
 os.environ["VIGIL_WORKERS_IN_PROCESS"] = "true"
@@ -37,16 +52,19 @@ from asgi_lifespan import LifespanManager  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 from httpx import ASGITransport, AsyncClient  # noqa: E402
 from sqlalchemy import text  # noqa: E402
-from sqlalchemy.ext.asyncio import AsyncSession  # noqa: E402
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine  # noqa: E402
 
 from core.cache import cache  # noqa: E402
 from core.config import settings  # noqa: E402
 from core.rate_limit import rate_limiter  # noqa: E402
 from db.base import Base  # noqa: E402
 from db.migrations import migrate  # noqa: E402
-from db.session import SessionLocal, engine  # noqa: E402
+from db.session import engine  # noqa: E402
 
 IS_POSTGRES = not settings.is_sqlite
+# The table owner: bypasses row-level security, for arranging and inspecting test data.
+owner_engine = create_async_engine(settings.effective_migration_url) if IS_POSTGRES else engine
+OwnerSession = async_sessionmaker(owner_engine, expire_on_commit=False, autoflush=False)
 TEST_TMP = _TMP
 
 
@@ -67,9 +85,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 async def _reset_postgres_schema() -> None:
-    async with engine.begin() as conn:
+    async with owner_engine.begin() as conn:
         await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
         await conn.execute(text("CREATE SCHEMA public"))
+        exists = await conn.scalar(
+            text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": APP_ROLE}
+        )
+        if not exists:
+            await conn.execute(text(f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS"))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -79,13 +102,14 @@ async def database() -> AsyncIterator[None]:
     await migrate()
     yield
     await engine.dispose()
+    await owner_engine.dispose()
 
 
 @pytest.fixture(autouse=True)
 async def _clean_state(database: None) -> AsyncIterator[None]:
     yield
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
-    async with engine.begin() as conn:
+    async with owner_engine.begin() as conn:
         if IS_POSTGRES:
             await conn.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
         else:
@@ -116,8 +140,9 @@ async def client(app: FastAPI) -> AsyncIterator[AsyncClient]:
 
 @pytest.fixture
 async def session() -> AsyncIterator[AsyncSession]:
-    """A session for arranging and checking data directly; commits are the test's to make."""
-    async with SessionLocal() as db:
+    """A session for arranging and checking data directly, as the table owner (it sees every
+    company's rows); commits are the test's to make."""
+    async with OwnerSession() as db:
         yield db
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -15,8 +14,8 @@ from core.config import settings
 from models.audit_log import AuditLog
 from models.company import Company, CompanyStatus
 from models.user import User, UserStatus
-from tests.conftest import TEST_TMP
 from tests.factories import DEFAULT_PASSWORD
+from tests.support.mail import link_token, outbox_messages
 
 STRONG = "a-long-and-unusual-passphrase"
 
@@ -32,23 +31,6 @@ async def audit_actions(session, company_id=None) -> list[str]:
     if company_id is not None:
         stmt = stmt.where(AuditLog.company_id == company_id)
     return list((await session.scalars(stmt)).all())
-
-
-def outbox_messages(to: str) -> list[email.message.Message]:
-    found = []
-    for path in sorted((TEST_TMP / "outbox").glob("*.eml")):
-        msg = email.message_from_bytes(path.read_bytes())
-        if msg["To"] == to:
-            found.append(msg)
-    return found
-
-
-def link_token(msg: email.message.Message) -> str:
-    for part in msg.walk():
-        if part.get_content_type() == "text/plain":
-            text = bytes(part.get_payload(decode=True)).decode()
-            return text.split("token=", 1)[1].split()[0].strip()
-    raise AssertionError("no link in message")
 
 
 class TestRegister:

@@ -27,7 +27,7 @@ class TestReady:
             assert "redis" not in body["checks"]
 
     async def _ready_with_version(self, client, version: str | None):
-        from db.session import engine
+        from tests.conftest import owner_engine as engine
 
         async with engine.begin() as conn:
             real = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()

@@ -26,7 +26,7 @@ async def fresh_url() -> AsyncIterator[str]:
     if not IS_POSTGRES:
         yield f"sqlite+aiosqlite:///{TEST_TMP / f'fresh-{uuid.uuid4().hex}.db'}"
         return
-    base = make_url(settings.database_url)
+    base = make_url(settings.effective_migration_url)
     name = f"{base.database}_m{uuid.uuid4().hex[:8]}"
     admin = create_async_engine(
         base.set(database="postgres"), poolclass=NullPool, isolation_level="AUTOCOMMIT"

@@ -1,0 +1,62 @@
+"""PostgreSQL row-level security: the backstop behind `db.scoping`.
+
+Every tenant table gets ENABLE + FORCE ROW LEVEL SECURITY and a policy that shows and
+accepts only rows of the company in `app.company_id` (set per transaction by
+`db.scoping.bind_tenant`). No company set means no rows. The application connects as a role
+that owns no table and has no BYPASSRLS, so the policies hold for every query it runs.
+
+A few credential tables must be searchable before the company is known (login by email,
+refresh token or API key by hash). They also get a read-only `auth_lookup` policy that is
+open only while `app.auth_lookup` is 'on', which `db.scoping.auth_lookup` sets around those
+few queries and clears at once.
+
+Migrations call these helpers with explicit table names; `tests/db/test_rls.py` checks the
+catalog so that a new tenant table cannot be left without them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+CURRENT_COMPANY = "nullif(current_setting('app.company_id', true), '')::uuid"
+LOOKUP_ON = "current_setting('app.auth_lookup', true) = 'on'"
+
+# Tables read by credential before the company is known.
+LOOKUP_TABLES = frozenset({"users", "refresh_tokens", "user_tokens", "api_keys"})
+
+
+def enable_statements(table: str, *, nullable_company: bool = False) -> list[str]:
+    check = (
+        f"company_id IS NOT DISTINCT FROM {CURRENT_COMPANY}"
+        if nullable_company
+        else f"company_id = {CURRENT_COMPANY}"
+    )
+    statements = [
+        f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+        f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
+        f"CREATE POLICY tenant_isolation ON {table} "
+        f"USING (company_id = {CURRENT_COMPANY}) WITH CHECK ({check})",
+    ]
+    if table in LOOKUP_TABLES:
+        statements.append(f"CREATE POLICY auth_lookup ON {table} FOR SELECT USING ({LOOKUP_ON})")
+    return statements
+
+
+def disable_statements(table: str) -> list[str]:
+    statements = [f"DROP POLICY IF EXISTS tenant_isolation ON {table}"]
+    if table in LOOKUP_TABLES:
+        statements.append(f"DROP POLICY IF EXISTS auth_lookup ON {table}")
+    statements += [
+        f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY",
+        f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY",
+    ]
+    return statements
+
+
+def apply(execute: Callable[[str], object], dialect: str, statements: list[str]) -> None:
+    """Run the statements on PostgreSQL; SQLite has no row-level security (one box, one
+    process: the scoping helpers are the only line there)."""
+    if dialect != "postgresql":
+        return
+    for statement in statements:
+        execute(statement)
