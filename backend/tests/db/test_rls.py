@@ -54,28 +54,31 @@ class TestCatalog:
 
 
 class TestIsolation:
-    async def test_a_raw_query_that_skips_the_helper_sees_only_its_company(
-        self, tenant, other_tenant
-    ):
+    @pytest.mark.usefixtures("other_tenant")
+    async def test_a_raw_query_that_skips_the_helper_sees_only_its_company(self, tenant):
         async with unit_of_work() as session:
             await bind_tenant(session, tenant.company.id)
             # Deliberately unscoped: the kind of bug row-level security is there to catch.
             seen = {u.company_id for u in (await session.scalars(select(User))).all()}
         assert seen == {tenant.company.id}
 
-    async def test_no_company_set_means_no_rows(self, tenant):
+    @pytest.mark.usefixtures("tenant")
+    async def test_no_company_set_means_no_rows(self):
         async with unit_of_work() as session:
             assert (await session.scalars(select(User))).all() == []
 
     async def test_writes_into_another_company_are_refused(self, tenant, other_tenant):
         from sqlalchemy.exc import DBAPIError
 
-        with pytest.raises(DBAPIError, match="row-level security"):
+        async def insert_elsewhere() -> None:
             async with unit_of_work() as session:
                 await bind_tenant(session, tenant.company.id)
                 session.add(
                     User(company_id=other_tenant.company.id, email="sneaky@globex.example.com")
                 )
+
+        with pytest.raises(DBAPIError, match="row-level security"):
+            await insert_elsewhere()
 
     async def test_updates_cannot_reach_another_company(self, tenant, other_tenant):
         async with unit_of_work() as session:
