@@ -87,7 +87,7 @@ class TestIsolation:
                 text("UPDATE users SET department = 'pwned' WHERE company_id = :c"),
                 {"c": other_tenant.company.id},
             )
-            assert result.rowcount == 0
+            assert result.rowcount == 0  # type: ignore[attr-defined]
 
     async def test_auth_lookup_opens_reads_only_for_its_block(self, tenant, other_tenant):
         async with unit_of_work() as session:
