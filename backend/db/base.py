@@ -5,6 +5,7 @@ from models.audit_log import AuditLog
 from models.auth import RecoveryCode, RefreshToken, UserToken
 from models.base import Base
 from models.company import Company
+from models.group import Group, GroupMember
 from models.user import User
 
 __all__ = [
@@ -12,6 +13,8 @@ __all__ = [
     "AuditLog",
     "Base",
     "Company",
+    "Group",
+    "GroupMember",
     "RecoveryCode",
     "RefreshToken",
     "User",
