@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format migrate worker bench lock clean
+.PHONY: help run test lint format migrate worker bench lock clean admin seed
 
 help:
 	@echo "make run      serve the API on http://$(HOST):$(PORT) (docs at /docs)"
@@ -19,6 +19,8 @@ help:
 	@echo "make format   apply ruff's fixes and formatting"
 	@echo "make migrate  bring the database to the newest migration"
 	@echo "make worker   run a worker process (jobs from Redis + polling loops)"
+	@echo "make admin    create a platform admin (asks for email and password)"
+	@echo "make seed     load the demo company (50 people, groups) and print its logins"
 	@echo "make bench    run the benchmarks in bench/"
 	@echo "make lock     re-pin backend/requirements*.txt from backend/pyproject.toml"
 
@@ -43,12 +45,22 @@ run: migrate
 	@echo ""
 	@echo "  Vigil API:  http://$(HOST):$(PORT)    docs: http://$(HOST):$(PORT)/docs"
 	@echo "  Database:   $${VIGIL_DATABASE_URL:-SQLite file var/vigil.db}"
+	@echo "  Sign in:    POST /api/v1/auth/register creates a company and its admin;"
+	@echo "              or 'make seed' for a demo company (logins printed),"
+	@echo "              and 'make admin' for an operator account."
+	@echo "  Email:      without VIGIL_SMTP_HOST, messages are written to var/outbox/"
 	@echo ""
 	cd $(BACKEND) && $(PY) -m uvicorn main:app --host $(HOST) --port $(PORT) \
 		--no-access-log --timeout-graceful-shutdown 30
 
 worker: migrate
 	cd $(BACKEND) && $(PY) -m worker
+
+admin: migrate
+	cd $(BACKEND) && $(PY) -m scripts.create_admin
+
+seed: migrate
+	cd $(BACKEND) && $(PY) -m scripts.seed_data
 
 test: $(VENV)/.dev
 	cd $(BACKEND) && $(PY) -m pytest $(PYTEST_ARGS)
