@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     password_reset_minutes: int = Field(default=60, ge=5, le=60)
     invitation_days: int = Field(default=7, ge=1, le=30)
     bcrypt_rounds: int = Field(default=12, ge=4, le=16)
+    # Login attempts per client address (all attempts) and wrong passwords per account.
+    login_limit_per_ip: str = "30/minute"
+    login_failures_per_account: str = "10/15 minutes"
 
     # --- email ---
     email_backend: Literal["auto", "smtp", "sendgrid", "outbox"] = "auto"
@@ -112,6 +115,14 @@ class Settings(BaseSettings):
     @classmethod
     def _lists(cls, value: object) -> object:
         return _split_list(value)
+
+    @field_validator("login_limit_per_ip", "login_failures_per_account")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from limits import parse
+
+        parse(value)  # raises ValueError on nonsense
+        return value
 
     @field_validator("cors_origins")
     @classmethod

@@ -38,6 +38,8 @@ class User(UUIDPrimaryKey, Timestamps, SoftDelete, TenantScoped, Base):
             sqlite_where=text("deleted_at IS NULL"),
             postgresql_where=text("deleted_at IS NULL"),
         ),
+        # Keyset pagination inside one company: newest first without sorting the company.
+        Index("ix_users_company_id_id", "company_id", "id"),
         Index("ix_users_company_id_department", "company_id", "department"),
         Index("ix_users_company_id_location", "company_id", "location"),
     )

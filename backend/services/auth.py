@@ -34,8 +34,6 @@ from models.company import Company
 from models.user import Role, User, UserStatus
 from services import audit
 
-LOGIN_LIMIT_IP = "30/minute"
-LOGIN_FAILURES_PER_ACCOUNT = "10/15 minutes"
 MFA_CHALLENGE_MINUTES = 5
 
 
@@ -231,12 +229,12 @@ async def login(
     session: AsyncSession, *, email: str, password: str, meta: RequestMeta
 ) -> IssuedTokens | MfaChallenge:
     email = normalize_email(email)
-    await rate_limiter.hit("login", LOGIN_LIMIT_IP, ip=meta.ip)
-    await rate_limiter.check("login-failures", LOGIN_FAILURES_PER_ACCOUNT, account=email)
+    await rate_limiter.hit("login", settings.login_limit_per_ip, ip=meta.ip)
+    await rate_limiter.check("login-failures", settings.login_failures_per_account, account=email)
     found = await _load_login_user(session, email)
     check = await verify_password(password, found[0].password_hash if found else None)
     if not found or not check.valid:
-        await rate_limiter.consume("login-failures", LOGIN_FAILURES_PER_ACCOUNT, account=email)
+        await rate_limiter.consume("login-failures", settings.login_failures_per_account, account=email)
         await audit.record_refusal(
             "auth.login.failed",
             company_id=found[1].id if found else None,
