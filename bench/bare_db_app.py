@@ -8,9 +8,8 @@ import uuid
 from typing import Any
 
 from fastapi import FastAPI, HTTPException
-from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
-
 from models.user import User
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 engine = create_async_engine(os.environ["BENCH_DATABASE_URL"], pool_size=10)
 Session = async_sessionmaker(engine, expire_on_commit=False)

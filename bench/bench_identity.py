@@ -16,16 +16,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BACKEND, LOAD_CPU, load, median, pin, uvicorn  # noqa: E402
+from common import BACKEND, LOAD_CPU, load, median, pin, uvicorn
 
 PG = os.environ.get("BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432")
 APP_ROLE = "vigil_bench_app"
-PASSWORD = "bench-password-for-login"
+PASSWORD = "bench-password-for-login"  # noqa: S105 - a throw-away bench account
 
 
 def psql(sql: str) -> None:

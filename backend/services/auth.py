@@ -234,7 +234,9 @@ async def login(
     found = await _load_login_user(session, email)
     check = await verify_password(password, found[0].password_hash if found else None)
     if not found or not check.valid:
-        await rate_limiter.consume("login-failures", settings.login_failures_per_account, account=email)
+        await rate_limiter.consume(
+            "login-failures", settings.login_failures_per_account, account=email
+        )
         await audit.record_refusal(
             "auth.login.failed",
             company_id=found[1].id if found else None,

@@ -45,6 +45,8 @@ async def update_own(
             changes[field] = [_json_safe(old), _json_safe(value)]
             setattr(company, field, value)
     if changes:
+        # Flush now so the response carries the new `updated_at` (set by the UPDATE).
+        await session.flush()
         await audit.record(
             session,
             "company.settings_changed",

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.config import settings
 from core.crypto import hash_token, new_token
-from core.exceptions import AppError, BadRequest, NotFound
+from core.exceptions import AppError, BadRequest, NotFound, ValidationFailed
 from db.pagination import PageParams, PageResult, paginate
 from db.scoping import AuthContext, RequestMeta, get_scoped, scoped_select
 from db.session import after_commit
@@ -40,6 +40,9 @@ class InvalidManager(BadRequest):
 
 
 _AUDITED_FIELDS = ("role", "status")
+# Columns that cannot be empty. UserUpdate lets every field be null (it is a partial
+# update); for these a null is a mistake, not "clear it", and must not reach the database.
+_NOT_NULL_FIELDS = ("role", "status", "custom_attributes")
 
 
 async def load_active_user(
@@ -86,12 +89,13 @@ async def list_users(
     if location:
         stmt = stmt.where(User.location == location)
     if search:
-        like = f"%{search.lower()}%"
+        # autoescape: "%", "_" and "\\" typed in the search box are matched as themselves.
+        term = search.lower()
         stmt = stmt.where(
             or_(
-                User.email.like(like, escape="\\"),
-                func.lower(User.first_name).like(like, escape="\\"),
-                func.lower(User.last_name).like(like, escape="\\"),
+                User.email.contains(term, autoescape=True),
+                func.lower(User.first_name).contains(term, autoescape=True),
+                func.lower(User.last_name).contains(term, autoescape=True),
             )
         )
     return await paginate(session, stmt, page, order_by=(User.id,))
@@ -147,6 +151,14 @@ async def update_user(
 ) -> User:
     user = await get_user(session, auth, user_id)
     changes = data.model_dump(exclude_unset=True)
+    nulls = [field for field in _NOT_NULL_FIELDS if field in changes and changes[field] is None]
+    if nulls:
+        raise ValidationFailed(
+            details=[
+                {"loc": ["body", field], "msg": "may not be null", "type": "null_not_allowed"}
+                for field in nulls
+            ]
+        )
     if user.id == auth.user_id and (
         changes.get("role", user.role) is not user.role or "status" in changes
     ):

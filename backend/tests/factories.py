@@ -8,7 +8,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.crypto import hash_token, new_token
 from core.security import create_access_token, hash_password
+from models.api_key import ApiKey, ApiKeyScope
 from models.company import Company
 from models.user import Role, User, UserStatus
 
@@ -49,6 +51,29 @@ async def make_user(
     session.add(user)
     await session.flush()
     return user
+
+
+async def make_platform_admin(session: AsyncSession, **fields: Any) -> User:
+    """A platform admin, in the operator's own company (`is_platform`)."""
+    company = await make_company(session, name="Vigil operator", is_platform=True)
+    return await make_user(session, company, role=Role.platform_admin, **fields)
+
+
+async def make_api_key(
+    session: AsyncSession, company: Company, *, scope: ApiKeyScope = ApiKeyScope.read
+) -> tuple[ApiKey, str]:
+    """A key of `company` and the secret to call with (`Authorization: Bearer vk_...`)."""
+    secret = "vk_" + new_token(32)
+    key = ApiKey(
+        company_id=company.id,
+        name=f"Key {next(_seq)}",
+        prefix=secret[:10],
+        key_hash=hash_token(secret),
+        scope=scope,
+    )
+    session.add(key)
+    await session.flush()
+    return key, secret
 
 
 def bearer(user: User, session_id: uuid.UUID | None = None) -> dict[str, str]:

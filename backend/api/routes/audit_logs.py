@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import AwareDatetime
 
 from api.dependencies.auth import Auth, require
 from api.dependencies.common import PageDep, SessionDep
@@ -29,8 +29,9 @@ async def list_audit_logs(
     action: Annotated[str | None, Query(max_length=64, description="e.g. auth.login")] = None,
     actor_user_id: uuid.UUID | None = None,
     target_id: Annotated[str | None, Query(max_length=64)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    # Aware only: a time without an offset is ambiguous, and the database refuses naive ones.
+    since: Annotated[AwareDatetime | None, Query(description="e.g. 2025-01-31T00:00:00Z")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="exclusive")] = None,
 ) -> Page[AuditLogRead]:
     """Security-relevant actions in my company, newest first."""
     result = await audit.list_entries(
