@@ -5,7 +5,7 @@ from models.audit_log import AuditLog
 from models.auth import RecoveryCode, RefreshToken, UserToken
 from models.base import Base
 from models.company import Company
-from models.group import Group, GroupMember
+from models.group import Group, GroupManager, GroupMember
 from models.user import User
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "Base",
     "Company",
     "Group",
+    "GroupManager",
     "GroupMember",
     "RecoveryCode",
     "RefreshToken",

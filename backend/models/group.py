@@ -39,6 +39,19 @@ class Group(UUIDPrimaryKey, Timestamps, SoftDelete, TenantScoped, Base):
     rules: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
 
+class GroupManager(TenantScoped, Base):
+    """A manager who sees the people, and later the reports, of this group."""
+
+    __tablename__ = "group_managers"
+
+    group_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
 class GroupMember(TenantScoped, Base):
     """A member of a static group."""
 

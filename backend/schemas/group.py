@@ -95,10 +95,15 @@ class GroupRead(ReadSchema):
 
 class GroupDetail(GroupRead):
     member_count: int
+    manager_ids: list[uuid.UUID] = Field(description="Managers who see this group's people.")
 
 
 class MemberIds(CreateSchema):
     user_ids: Annotated[list[uuid.UUID], Field(min_length=1, max_length=10_000)]
+
+
+class ManagerIds(CreateSchema):
+    user_ids: Annotated[list[uuid.UUID], Field(max_length=100)]
 
 
 class MemberRead(BaseModel):

@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.exceptions import AppError, BadRequest, NotFound
 from db.pagination import PageParams, PageResult, paginate
 from db.scoping import AuthContext, RequestMeta, get_scoped, scoped_select
-from models.group import Group, GroupKind, GroupMember
-from models.user import User, UserStatus
+from models.group import Group, GroupKind, GroupManager, GroupMember
+from models.user import Role, User, UserStatus
 from schemas.group import Condition, GroupCreate, GroupUpdate, RuleSet
 from services import audit
 
@@ -94,7 +94,6 @@ def _condition_sql(cond: Condition) -> ColumnElement[bool]:
     return test
 
 
-
 def rules_filter(rules: RuleSet) -> ColumnElement[bool]:
     parts = [_condition_sql(c) for c in rules.conditions]
     if not parts:
@@ -145,14 +144,96 @@ def explain(user: User, group: Group) -> list[str]:
 # --- groups ------------------------------------------------------------------------------
 
 
+def managed_by(auth: AuthContext) -> Select[Any]:
+    """Ids of the groups the calling manager manages."""
+    return select(GroupManager.group_id).where(
+        GroupManager.company_id == auth.company_id, GroupManager.user_id == auth.user_id
+    )
+
+
 async def get_group(session: AsyncSession, auth: AuthContext, group_id: uuid.UUID) -> Group:
-    return await get_scoped(session, Group, group_id, auth, error=GroupNotFound)
+    group = await get_scoped(session, Group, group_id, auth, error=GroupNotFound)
+    # A manager sees only the groups they manage; the others do not exist for them.
+    if auth.role is Role.manager and group.id not in set(
+        (await session.scalars(managed_by(auth))).all()
+    ):
+        raise GroupNotFound()
+    return group
 
 
 async def list_groups(
     session: AsyncSession, auth: AuthContext, page: PageParams
 ) -> PageResult[Group]:
-    return await paginate(session, scoped_select(Group, auth), page, order_by=(Group.id,))
+    stmt = scoped_select(Group, auth)
+    if auth.role is Role.manager:
+        stmt = stmt.where(Group.id.in_(managed_by(auth)))
+    return await paginate(session, stmt, page, order_by=(Group.id,))
+
+
+async def manager_ids(session: AsyncSession, group: Group) -> list[uuid.UUID]:
+    rows = await session.scalars(
+        select(GroupManager.user_id).where(GroupManager.group_id == group.id)
+    )
+    return list(rows.all())
+
+
+class InvalidManagers(BadRequest):
+    code = "invalid_group_managers"
+    message = "Group managers must be managers or admins of this company."
+
+
+async def set_managers(
+    session: AsyncSession,
+    auth: AuthContext,
+    group_id: uuid.UUID,
+    user_ids: Sequence[uuid.UUID],
+    *,
+    meta: RequestMeta,
+) -> list[uuid.UUID]:
+    group = await get_group(session, auth, group_id)
+    wanted = set(user_ids)
+    eligible = set(
+        (
+            await session.scalars(
+                scoped_select(User, auth)
+                .with_only_columns(User.id)
+                .where(User.id.in_(wanted), User.role.in_((Role.manager, Role.admin)))
+            )
+        ).all()
+    )
+    if missing := wanted - eligible:
+        raise InvalidManagers(details={"user_ids": sorted(map(str, missing))})
+    await session.execute(delete(GroupManager).where(GroupManager.group_id == group.id))
+    session.add_all(
+        GroupManager(company_id=group.company_id, group_id=group.id, user_id=u) for u in wanted
+    )
+    await session.flush()
+    await audit.record(
+        session,
+        "group.managers_set",
+        auth=auth,
+        target=("group", group.id),
+        meta=meta,
+        changes={"user_ids": sorted(map(str, wanted))},
+    )
+    return sorted(wanted)
+
+
+async def managed_people_filter(session: AsyncSession, auth: AuthContext) -> ColumnElement[bool]:
+    """Users a manager may see: the current members of the groups they manage."""
+    managed = (
+        await session.scalars(scoped_select(Group, auth).where(Group.id.in_(managed_by(auth))))
+    ).all()
+    parts: list[ColumnElement[bool]] = []
+    static = [g.id for g in managed if g.kind is GroupKind.static]
+    if static:
+        parts.append(
+            User.id.in_(select(GroupMember.user_id).where(GroupMember.group_id.in_(static)))
+        )
+    parts += [
+        rules_filter(RuleSet.model_validate(g.rules)) for g in managed if g.kind is GroupKind.rule
+    ]
+    return or_(*parts) if parts else false()
 
 
 async def create_group(

@@ -10,8 +10,17 @@ from fastapi import APIRouter, Depends, Query
 from api.dependencies.auth import Auth, MetaDep, require
 from api.dependencies.common import PageDep, SessionDep
 from core.permissions import Permission
+from models.group import Group
 from schemas.base import ErrorResponse, Page
-from schemas.group import GroupCreate, GroupDetail, GroupRead, GroupUpdate, MemberIds, MemberRead
+from schemas.group import (
+    GroupCreate,
+    GroupDetail,
+    GroupRead,
+    GroupUpdate,
+    ManagerIds,
+    MemberIds,
+    MemberRead,
+)
 from schemas.user import UserRead
 from services import groups
 
@@ -39,8 +48,7 @@ async def create_group(
 ) -> GroupDetail:
     """Create a static group (with optional members) or a rule-based group."""
     group = await groups.create_group(session, auth, body, meta=meta)
-    count = await groups.count_members(session, group)
-    return GroupDetail(**GroupRead.model_validate(group).model_dump(), member_count=count)
+    return await _detail(session, group)
 
 
 @router.get("/{group_id}", responses=_404)
@@ -48,9 +56,29 @@ async def get_group(
     group_id: uuid.UUID, auth: Auth, _: ReadGroups, session: SessionDep
 ) -> GroupDetail:
     """One group, with its current member count."""
-    group = await groups.get_group(session, auth, group_id)
-    count = await groups.count_members(session, group)
-    return GroupDetail(**GroupRead.model_validate(group).model_dump(), member_count=count)
+    return await _detail(session, await groups.get_group(session, auth, group_id))
+
+
+async def _detail(session: SessionDep, group: Group) -> GroupDetail:
+    return GroupDetail(
+        **GroupRead.model_validate(group).model_dump(),
+        member_count=await groups.count_members(session, group),
+        manager_ids=await groups.manager_ids(session, group),
+    )
+
+
+@router.put("/{group_id}/managers", responses={**_404, 400: {"model": ErrorResponse}})
+async def set_managers(
+    group_id: uuid.UUID,
+    body: ManagerIds,
+    auth: Auth,
+    _: WriteGroups,
+    session: SessionDep,
+    meta: MetaDep,
+) -> GroupDetail:
+    """Set who manages the group: they will see its people (and, later, its reports)."""
+    await groups.set_managers(session, auth, group_id, body.user_ids, meta=meta)
+    return await _detail(session, await groups.get_group(session, auth, group_id))
 
 
 @router.patch("/{group_id}", responses=_404)

@@ -238,8 +238,40 @@ class TestGroupAccess:
         assert r.status_code == 404
         assert (await client.get("/api/v1/groups", headers=h)).json()["items"] == []
 
-    async def test_manager_reads_learner_is_refused(self, client, tenant):
+    async def test_manager_sees_only_the_groups_they_manage(self, client, tenant):
+        mine = (await create(client, tenant.admin_headers, {"name": "Mine"})).json()
+        other = (await create(client, tenant.admin_headers, {"name": "Other"})).json()
+        r = await client.put(
+            f"/api/v1/groups/{mine['id']}/managers",
+            json={"user_ids": [str(tenant.manager.id)]},
+            headers=tenant.admin_headers,
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["manager_ids"] == [str(tenant.manager.id)]
+        h = tenant.manager_headers
+        assert (await client.get(f"/api/v1/groups/{mine['id']}", headers=h)).status_code == 200
+        assert (await client.get(f"/api/v1/groups/{other['id']}", headers=h)).status_code == 404
+        listed = (await client.get("/api/v1/groups", headers=h)).json()["items"]
+        assert [g["id"] for g in listed] == [mine["id"]]
+
+    async def test_only_managers_and_admins_can_manage_a_group(self, client, tenant, other_tenant):
         group = (await create(client, tenant.admin_headers, {"name": "Pilot"})).json()
+        for user_id in (tenant.learner.id, other_tenant.manager.id):
+            r = await client.put(
+                f"/api/v1/groups/{group['id']}/managers",
+                json={"user_ids": [str(user_id)]},
+                headers=tenant.admin_headers,
+            )
+            assert r.status_code == 400
+            assert r.json()["error"]["code"] == "invalid_group_managers"
+
+    async def test_manager_cannot_write_learner_is_refused(self, client, tenant):
+        group = (await create(client, tenant.admin_headers, {"name": "Pilot"})).json()
+        await client.put(
+            f"/api/v1/groups/{group['id']}/managers",
+            json={"user_ids": [str(tenant.manager.id)]},
+            headers=tenant.admin_headers,
+        )
         assert (
             await client.get(f"/api/v1/groups/{group['id']}", headers=tenant.manager_headers)
         ).status_code == 200
