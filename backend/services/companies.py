@@ -86,6 +86,7 @@ async def set_status(
     if company.status is not status:
         old = company.status
         company.status = status
+        await session.flush()  # the response then carries the new `updated_at`
         # Recorded in the company's own log (its admins see it) and attributed to the operator;
         # the entry is written as that company, as row-level security requires.
         await bind_tenant(session, company.id)

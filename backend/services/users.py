@@ -21,6 +21,7 @@ from models.user import Role, User, UserStatus
 from schemas.user import UserCreate, UserUpdate
 from services import audit
 from services.auth import EmailTaken, email_exists, end_all_sessions, normalize_email, now_utc
+from services.groups import managed_people_filter
 
 
 class UserNotFound(NotFound):
@@ -65,6 +66,15 @@ async def load_active_user(
 
 
 async def get_user(session: AsyncSession, auth: AuthContext, user_id: uuid.UUID) -> User:
+    if auth.role is Role.manager:
+        # A manager sees the people of the groups they manage; others do not exist for them.
+        stmt = scoped_select(User, auth).where(
+            User.id == user_id, await managed_people_filter(session, auth)
+        )
+        found = await session.scalar(stmt)
+        if found is None:
+            raise UserNotFound()
+        return found  # type: ignore[no-any-return]
     return await get_scoped(session, User, user_id, auth, error=UserNotFound)
 
 
@@ -80,6 +90,8 @@ async def list_users(
     search: str | None = None,
 ) -> PageResult[User]:
     stmt: Select[Any] = scoped_select(User, auth)
+    if auth.role is Role.manager:
+        stmt = stmt.where(await managed_people_filter(session, auth))
     if role:
         stmt = stmt.where(User.role == role)
     if status:

@@ -279,3 +279,31 @@ class TestGroupAccess:
         assert (
             await client.get("/api/v1/groups", headers=tenant.learner_headers)
         ).status_code == 403
+
+
+class TestManagerVisibility:
+    async def test_manager_sees_only_people_of_managed_groups(self, client, tenant, people):
+        group = (
+            await create(
+                client, tenant.admin_headers, {"name": "FR", "kind": "rule", "rules": RULES}
+            )
+        ).json()
+        await client.put(
+            f"/api/v1/groups/{group['id']}/managers",
+            json={"user_ids": [str(tenant.manager.id)]},
+            headers=tenant.admin_headers,
+        )
+        h = tenant.manager_headers
+        listed = (await client.get("/api/v1/users?limit=500", headers=h)).json()["items"]
+        assert {u["id"] for u in listed} == {str(people["paris"].id), str(people["lyon"].id)}
+        assert (
+            await client.get(f"/api/v1/users/{people['paris'].id}", headers=h)
+        ).status_code == 200
+        assert (
+            await client.get(f"/api/v1/users/{people['sales'].id}", headers=h)
+        ).status_code == 404
+
+    async def test_manager_of_no_group_sees_no_one(self, client, tenant, people):
+        r = await client.get("/api/v1/users", headers=tenant.manager_headers)
+        assert r.status_code == 200
+        assert r.json()["items"] == []

@@ -14,16 +14,21 @@ from scripts.seed_data import COMPANY, PASSWORD, seed
 
 class TestCreateAdmin:
     async def test_creates_then_updates_the_same_account(self, client, session):
-        user, created = await ensure_platform_admin("Ops@Vigil.example.com", "operator-passphrase-1", "Op", None)
+        user, created = await ensure_platform_admin(
+            "Ops@Vigil.example.com", "operator-passphrase-1", "Op", None
+        )
         assert created
-        again, created_again = await ensure_platform_admin("ops@vigil.example.com", None, None, "Erator")
+        again, created_again = await ensure_platform_admin(
+            "ops@vigil.example.com", None, None, "Erator"
+        )
         assert not created_again
         assert again.id == user.id
         assert await session.scalar(select(func.count()).select_from(Company)) == 1
         company = await session.scalar(select(Company))
         assert company.is_platform
         r = await client.post(
-            "/api/v1/auth/login", json={"email": "ops@vigil.example.com", "password": "operator-passphrase-1"}
+            "/api/v1/auth/login",
+            json={"email": "ops@vigil.example.com", "password": "operator-passphrase-1"},
         )
         assert r.status_code == 200
         assert r.json()["user"]["role"] == "platform_admin"
@@ -44,17 +49,30 @@ class TestSeedData:
             select(func.count()).select_from(User).where(User.company_id == company.id)
         )
         assert count == 50
-        assert set((await session.scalars(select(Group.name))).all()) == {"Pilot", "Finance (France)"}
+        assert set((await session.scalars(select(Group.name))).all()) == {
+            "Pilot",
+            "Finance (France)",
+        }
         roles = {
-            u.role for u in (await session.scalars(select(User).where(User.company_id == company.id))).all()
+            u.role
+            for u in (
+                await session.scalars(select(User).where(User.company_id == company.id))
+            ).all()
         }
         assert roles == {Role.admin, Role.manager, Role.learner}
         admin_email = logins[0][0]
-        r = await client.post("/api/v1/auth/login", json={"email": admin_email, "password": PASSWORD})
+        r = await client.post(
+            "/api/v1/auth/login", json={"email": admin_email, "password": PASSWORD}
+        )
         assert r.status_code == 200
-        group = (await client.get("/api/v1/groups", headers={"Authorization": f"Bearer {r.json()['access_token']}"})).json()
+        group = (
+            await client.get(
+                "/api/v1/groups", headers={"Authorization": f"Bearer {r.json()['access_token']}"}
+            )
+        ).json()
         finance = next(g for g in group["items"] if g["name"] == "Finance (France)")
         detail = await client.get(
-            f"/api/v1/groups/{finance['id']}", headers={"Authorization": f"Bearer {r.json()['access_token']}"}
+            f"/api/v1/groups/{finance['id']}",
+            headers={"Authorization": f"Bearer {r.json()['access_token']}"},
         )
         assert detail.json()["member_count"] > 0
