@@ -6,7 +6,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.config import settings
@@ -209,6 +209,12 @@ async def delete_user(
         raise CannotChangeSelf("You cannot delete yourself.")
     await end_all_sessions(session, user)
     user.soft_delete()
+    # Their reports no longer have this manager (the row stays, for the records).
+    await session.execute(
+        update(User)
+        .where(User.company_id == auth.company_id, User.manager_id == user.id)
+        .values(manager_id=None)
+    )
     await audit.record(
         session,
         "user.deleted",

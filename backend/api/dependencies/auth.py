@@ -28,7 +28,12 @@ from services.users import load_active_user
 bearer = HTTPBearer(auto_error=False, description="An access token or a company API key.")
 
 # Routes a user who must still set up 2FA may use (company policy, see auth.login).
-MFA_SETUP_PATHS = ("/api/v1/users/me", "/api/v1/auth/logout", "/api/v1/auth/logout-all")
+MFA_SETUP_PATHS = frozenset({"/api/v1/users/me", "/api/v1/auth/logout", "/api/v1/auth/logout-all"})
+MFA_SETUP_PREFIX = "/api/v1/users/me/"
+
+
+# A leaked integration key must not be able to mint more keys or loosen security settings.
+API_KEY_EXCLUDED = frozenset({Permission.api_keys_manage, Permission.company_write})
 
 
 class InvalidAccessToken(Unauthorized):
@@ -75,7 +80,10 @@ async def _principal(
         raise InvalidAccessToken()
     if await is_session_revoked(claims.session_id):
         raise InvalidAccessToken()
-    if claims.mfa_setup_pending and not request.url.path.startswith(MFA_SETUP_PATHS):
+    path = request.url.path
+    if claims.mfa_setup_pending and not (
+        path in MFA_SETUP_PATHS or path.startswith(MFA_SETUP_PREFIX)
+    ):
         raise MfaSetupRequired()
     auth = AuthContext(
         company_id=user.company_id,
@@ -112,6 +120,8 @@ def require(permission: Permission) -> Callable[..., Awaitable[AuthContext]]:
         if not allowed(auth.role, permission):
             raise PermissionDenied()
         if auth.is_api_key:
+            if permission in API_KEY_EXCLUDED:
+                raise PermissionDenied("API keys cannot do this; sign in as an admin.")
             writes = request.method not in ("GET", "HEAD", "OPTIONS")
             if writes and auth.api_key_scope is not ApiKeyScope.read_write:
                 raise PermissionDenied("This API key may only read.")

@@ -191,3 +191,24 @@ class TestWhoManagesKeys:
         assert r.json()["error"]["code"] == "permission_denied"
         assert await count(session, ApiKey) == 1
         assert (await client.get(USERS, headers=key_headers(created))).status_code == 200
+
+
+class TestKeysCannotEscalate:
+    async def test_a_read_write_key_cannot_mint_keys_or_change_security_settings(
+        self, client, tenant
+    ):
+        r = await client.post(
+            "/api/v1/api-keys",
+            json={"name": "rw", "scope": "read_write"},
+            headers=tenant.admin_headers,
+        )
+        key = {"Authorization": f"Bearer {r.json()['key']}"}
+        assert (
+            await client.post("/api/v1/api-keys", json={"name": "more"}, headers=key)
+        ).status_code == 403
+        assert (await client.get("/api/v1/api-keys", headers=key)).status_code == 403
+        r = await client.patch(
+            "/api/v1/companies/me", json={"require_2fa_for_admins": False}, headers=key
+        )
+        assert r.status_code == 403
+        assert (await client.get("/api/v1/users", headers=key)).status_code == 200

@@ -514,3 +514,15 @@ class TestMe:
         r = await client.patch(f"{USERS}/me", json=body, headers=tenant.learner_headers)
         assert r.status_code == 422
         assert await db_state(session) == before
+
+
+class TestDeletingAManager:
+    async def test_their_reports_lose_the_link(self, client, session, tenant):
+        from tests.factories import make_user
+
+        report = await make_user(session, tenant.company, manager_id=tenant.manager.id)
+        await session.commit()
+        r = await client.delete(f"/api/v1/users/{tenant.manager.id}", headers=tenant.admin_headers)
+        assert r.status_code == 204
+        got = await client.get(f"/api/v1/users/{report.id}", headers=tenant.admin_headers)
+        assert got.json()["manager_id"] is None
