@@ -213,7 +213,8 @@ async def register_company(
 # --- login -------------------------------------------------------------------------------
 
 
-async def _load_login_user(session: AsyncSession, email: str) -> tuple[User, Company] | None:
+async def find_by_email(session: AsyncSession, email: str) -> tuple[User, Company] | None:
+    """The account with this (normalised) email and its company, in whichever company."""
     async with auth_lookup(session):
         row = (
             await session.execute(
@@ -231,7 +232,7 @@ async def login(
     email = normalize_email(email)
     await rate_limiter.hit("login", settings.login_limit_per_ip, ip=meta.ip)
     await rate_limiter.check("login-failures", settings.login_failures_per_account, account=email)
-    found = await _load_login_user(session, email)
+    found = await find_by_email(session, email)
     check = await verify_password(password, found[0].password_hash if found else None)
     if not found or not check.valid:
         await rate_limiter.consume(

@@ -24,6 +24,7 @@ from services.auth import (
     InvalidLinkToken,
     IssuedTokens,
     end_all_sessions,
+    find_by_email,
     issue_tokens,
     normalize_email,
     now_utc,
@@ -81,14 +82,7 @@ async def request_reset(session: AsyncSession, *, email: str, meta: RequestMeta)
     started = time.monotonic()
     email = normalize_email(email)
     await rate_limiter.hit("password-reset", RESET_LIMIT, ip=meta.ip, account=email)
-    async with auth_lookup(session):
-        row = (
-            await session.execute(
-                select(User, Company)
-                .join(Company, Company.id == User.company_id)
-                .where(User.email == email)
-            )
-        ).first()
+    row = await find_by_email(session, email)
     if row and row[0].status is UserStatus.active and row[1].is_active:
         user = row[0]
         await bind_tenant(session, user.company_id)
