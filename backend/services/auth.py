@@ -33,6 +33,7 @@ from models.auth import RefreshToken, TokenPurpose, UserToken
 from models.company import Company
 from models.user import Role, User, UserStatus
 from services import audit
+from services.principals import forget
 
 MFA_CHALLENGE_MINUTES = 5
 
@@ -149,6 +150,7 @@ async def end_all_sessions(session: AsyncSession, user: User) -> None:
     """Every refresh token of the user stops working, and so does every access token
     issued until now."""
     user.sessions_valid_after = now_utc()
+    forget(session, user.id)
     await session.execute(
         update(RefreshToken)
         .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))

@@ -14,6 +14,7 @@ from db.scoping import AuthContext, RequestMeta, bind_tenant
 from models.company import Company, CompanyStatus
 from schemas.company import CompanyUpdate
 from services import audit
+from services.principals import forget_company
 
 
 class CompanyNotFound(NotFound):
@@ -84,6 +85,7 @@ async def set_status(
     if company is None or company.deleted_at is not None or company.is_platform:
         raise CompanyNotFound()
     if company.status is not status:
+        await forget_company(session, company.id)
         old = company.status
         company.status = status
         await session.flush()  # the response then carries the new `updated_at`

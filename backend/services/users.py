@@ -22,6 +22,7 @@ from schemas.user import UserCreate, UserUpdate
 from services import audit
 from services.auth import EmailTaken, email_exists, end_all_sessions, normalize_email, now_utc
 from services.groups import managed_people_filter
+from services.principals import forget
 
 
 class UserNotFound(NotFound):
@@ -182,6 +183,8 @@ async def update_user(
     if changes.get("status") is UserStatus.invited and user.status is not UserStatus.invited:
         raise BadRequest("A user cannot be put back to 'invited'; disable them instead.")
     before = {field: getattr(user, field) for field in _AUDITED_FIELDS if field in changes}
+    if before:
+        forget(session, user.id)
     for field, value in changes.items():
         setattr(user, field, value)
     if (

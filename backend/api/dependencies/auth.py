@@ -23,6 +23,7 @@ from models.api_key import ApiKeyScope
 from models.user import User
 from services import api_keys as api_key_service
 from services.auth import is_session_revoked
+from services.principals import active_principal
 from services.users import load_active_user
 
 bearer = HTTPBearer(auto_error=False, description="An access token or a company API key.")
@@ -59,7 +60,7 @@ async def _principal(
     request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> tuple[AuthContext, User | None]:
+) -> AuthContext:
     if credentials is None or not credentials.credentials:
         raise InvalidAccessToken("Authentication is required.")
     token = credentials.credentials
@@ -67,15 +68,16 @@ async def _principal(
         auth = await api_key_service.authenticate(session, token)
         if auth is None:
             raise InvalidAccessToken("The API key is not valid.")
-        return auth, None
+        return auth
     try:
         claims = decode_access_token(token)
     except InvalidToken as exc:
         raise InvalidAccessToken() from exc
     await bind_tenant(session, claims.company_id)
-    user = await load_active_user(session, claims.user_id, claims.company_id)
-    if user is None or (
-        user.sessions_valid_after is not None and claims.issued_at < user.sessions_valid_after
+    principal = await active_principal(session, claims.user_id, claims.company_id)
+    if principal is None or (
+        principal.sessions_valid_after is not None
+        and claims.issued_at < principal.sessions_valid_after
     ):
         raise InvalidAccessToken()
     if await is_session_revoked(claims.session_id):
@@ -85,31 +87,32 @@ async def _principal(
         path in MFA_SETUP_PATHS or path.startswith(MFA_SETUP_PREFIX)
     ):
         raise MfaSetupRequired()
-    auth = AuthContext(
-        company_id=user.company_id,
-        role=user.role,
-        user_id=user.id,
+    return AuthContext(
+        company_id=principal.company_id,
+        role=principal.role,
+        user_id=principal.user_id,
         session_id=claims.session_id,
-        email=user.email,
+        email=principal.email,
     )
-    return auth, user
 
 
-PrincipalDep = Annotated[tuple[AuthContext, User | None], Depends(_principal)]
-
-
-async def get_auth(principal: PrincipalDep) -> AuthContext:
-    return principal[0]
-
-
-async def get_current_user(principal: PrincipalDep) -> User:
-    user = principal[1]
-    if user is None:
-        raise PermissionDenied("This endpoint is for signed-in users, not API keys.")
-    return user
+async def get_auth(auth: Annotated[AuthContext, Depends(_principal)]) -> AuthContext:
+    return auth
 
 
 Auth = Annotated[AuthContext, Depends(get_auth)]
+
+
+async def get_current_user(auth: Auth, session: SessionDep) -> User:
+    """The signed-in user's row, for routes about themselves (not for API keys)."""
+    if auth.user_id is None:
+        raise PermissionDenied("This endpoint is for signed-in users, not API keys.")
+    user = await load_active_user(session, auth.user_id, auth.company_id)
+    if user is None:
+        raise InvalidAccessToken()
+    return user
+
+
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
