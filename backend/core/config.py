@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     db_pool_timeout: float = Field(default=10.0, gt=0)
     db_pool_recycle: int = Field(default=1800, ge=-1)
     db_echo: bool = False
+    # Test each pooled connection with a round trip before use. Off by default: it costs a
+    # round trip per request, and a connection broken by a database restart is detected on
+    # first use anyway (that request fails and the pool is refreshed).
+    db_pool_pre_ping: bool = False
     migrate_on_start: bool = False
 
     # --- cache, rate limits, jobs ---

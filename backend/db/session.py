@@ -53,7 +53,7 @@ def build_engine(url: str, cfg: Settings) -> AsyncEngine:
         max_overflow=cfg.db_max_overflow,
         pool_timeout=cfg.db_pool_timeout,
         pool_recycle=cfg.db_pool_recycle,
-        pool_pre_ping=True,
+        pool_pre_ping=cfg.db_pool_pre_ping,
     )
 
 
