@@ -158,6 +158,20 @@ async def end_all_sessions(session: AsyncSession, user: User) -> None:
     )
 
 
+async def void_pending_tokens(session: AsyncSession, user: User, purpose: TokenPurpose) -> None:
+    """Earlier unused links of this kind stop working (a new one is being sent)."""
+    pending = await session.scalars(
+        select(UserToken).where(
+            UserToken.user_id == user.id,
+            UserToken.purpose == purpose,
+            UserToken.used_at.is_(None),
+        )
+    )
+    now = now_utc()
+    for token in pending:
+        token.used_at = now
+
+
 # --- registration ------------------------------------------------------------------------
 
 

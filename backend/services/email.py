@@ -26,8 +26,10 @@ import httpx
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from loguru import logger
 from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.config import BACKEND_DIR, Settings, settings
+from db.session import after_commit
 
 TEMPLATES_DIR = BACKEND_DIR / "templates"
 SENDGRID_URL = "https://api.sendgrid.com"
@@ -370,3 +372,15 @@ async def send_email(
         raise
     logger.info("email {} to @{} sent via {}", template, domain, via)
     return result
+
+
+def send_after_commit(
+    session: AsyncSession, to: str, template: str, context: Mapping[str, Any]
+) -> None:
+    """Email once `session` has committed: never for a change that rolled back. A link's
+    token travels in the message only, never through a queue or a log."""
+
+    async def send() -> None:
+        await send_email(to, template, context)
+
+    after_commit(session, send)

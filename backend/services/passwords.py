@@ -28,8 +28,9 @@ from services.auth import (
     issue_tokens,
     normalize_email,
     now_utc,
+    void_pending_tokens,
 )
-from services.users import _expire_tokens, _send_after_commit
+from services.email import send_after_commit
 
 RESET_LIMIT = "5/hour"
 LINK_ATTEMPTS_PER_IP = "20/minute"
@@ -66,7 +67,7 @@ async def change_password(
     await audit.record(
         session, "auth.password.changed", auth=auth, target=("user", user.id), meta=meta
     )
-    _send_after_commit(session, user.email, "password_changed", {"full_name": user.full_name})
+    send_after_commit(session, user.email, "password_changed", {"full_name": user.full_name})
     return await issue_tokens(session, user, meta)
 
 
@@ -86,7 +87,7 @@ async def request_reset(session: AsyncSession, *, email: str, meta: RequestMeta)
     if row and row[0].status is UserStatus.active and row[1].is_active:
         user = row[0]
         await bind_tenant(session, user.company_id)
-        await _expire_tokens(session, user, TokenPurpose.password_reset)
+        await void_pending_tokens(session, user, TokenPurpose.password_reset)
         raw = new_token(32)
         session.add(
             UserToken(
@@ -97,7 +98,7 @@ async def request_reset(session: AsyncSession, *, email: str, meta: RequestMeta)
                 expires_at=now_utc() + timedelta(minutes=settings.password_reset_minutes),
             )
         )
-        _send_after_commit(
+        send_after_commit(
             session,
             user.email,
             "password_reset",

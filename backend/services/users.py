@@ -14,13 +14,20 @@ from core.crypto import hash_token, new_token
 from core.exceptions import AppError, BadRequest, NotFound, ValidationFailed
 from db.pagination import PageParams, PageResult, paginate
 from db.scoping import AuthContext, RequestMeta, get_scoped, scoped_select
-from db.session import after_commit
 from models.auth import TokenPurpose, UserToken
 from models.company import Company
 from models.user import Role, User, UserStatus
 from schemas.user import UserCreate, UserUpdate
 from services import audit
-from services.auth import EmailTaken, email_exists, end_all_sessions, normalize_email, now_utc
+from services.auth import (
+    EmailTaken,
+    email_exists,
+    end_all_sessions,
+    normalize_email,
+    now_utc,
+    void_pending_tokens,
+)
+from services.email import send_after_commit
 from services.groups import managed_people_filter
 from services.principals import forget
 
@@ -236,7 +243,7 @@ async def invite_user(
     if user.status is not UserStatus.invited:
         raise AppError("Only invited users can be invited again.")
     now = now_utc()
-    await _expire_tokens(session, user, TokenPurpose.invitation)
+    await void_pending_tokens(session, user, TokenPurpose.invitation)
     raw = new_token(32)
     expires = now + timedelta(days=settings.invitation_days)
     session.add(
@@ -256,32 +263,6 @@ async def invite_user(
         "accept_url": f"{settings.public_url}/accept-invitation?token={raw}",
         "expires_at": expires,
     }
-    _send_after_commit(session, user.email, "invitation", context)
+    send_after_commit(session, user.email, "invitation", context)
     await audit.record(session, "user.invited", auth=auth, target=("user", user.id), meta=meta)
     return user
-
-
-async def _expire_tokens(session: AsyncSession, user: User, purpose: TokenPurpose) -> None:
-    pending = await session.scalars(
-        select(UserToken).where(
-            UserToken.user_id == user.id,
-            UserToken.purpose == purpose,
-            UserToken.used_at.is_(None),
-        )
-    )
-    now = now_utc()
-    for token in pending:
-        token.used_at = now
-
-
-def _send_after_commit(
-    session: AsyncSession, to: str, template: str, context: dict[str, Any]
-) -> None:
-    """Email once the transaction has committed: never for a change that rolled back. The
-    link's token is in the message only, never in a queue or a log."""
-    from services.email import send_email
-
-    async def send() -> None:
-        await send_email(to, template, context)
-
-    after_commit(session, send)
