@@ -85,13 +85,14 @@ async def set_status(
     if company is None or company.deleted_at is not None or company.is_platform:
         raise CompanyNotFound()
     if company.status is not status:
+        # From here on this transaction acts as that company: row-level security lets it
+        # see the company's people (to forget their cached principals) and write the audit
+        # entry into the company's own log, attributed to the operator.
+        await bind_tenant(session, company.id)
         await forget_company(session, company.id)
         old = company.status
         company.status = status
         await session.flush()  # the response then carries the new `updated_at`
-        # Recorded in the company's own log (its admins see it) and attributed to the operator;
-        # the entry is written as that company, as row-level security requires.
-        await bind_tenant(session, company.id)
         await audit.record(
             session,
             f"company.{'suspended' if status is CompanyStatus.suspended else 'reactivated'}",
@@ -102,3 +103,24 @@ async def set_status(
             changes={"status": [str(old), str(status)]},
         )
     return company
+
+
+async def delete_company(
+    session: AsyncSession, auth: AuthContext, company_id: uuid.UUID, *, meta: RequestMeta
+) -> None:
+    """Platform admin: close a customer's account. The rows stay (soft delete) for the
+    records; its people can no longer sign in and its keys stop working at once."""
+    company = await session.get(Company, company_id)
+    if company is None or company.deleted_at is not None or company.is_platform:
+        raise CompanyNotFound()
+    await bind_tenant(session, company.id)
+    await forget_company(session, company.id)
+    company.soft_delete()
+    await audit.record(
+        session,
+        "company.deleted",
+        auth=auth,
+        company_id=company.id,
+        target=("company", company.id),
+        meta=meta,
+    )

@@ -47,6 +47,14 @@ async def list_companies(
     )
 
 
+@router.delete("/{company_id}", status_code=204, responses={404: {"model": ErrorResponse}})
+async def delete_company(
+    company_id: uuid.UUID, auth: Auth, _: Platform, session: SessionDep, meta: MetaDep
+) -> None:
+    """Platform admin: close a company (kept for the records; nobody in it can sign in)."""
+    await companies.delete_company(session, auth, company_id, meta=meta)
+
+
 @router.patch("/{company_id}", responses={404: {"model": ErrorResponse}})
 async def set_company_status(
     company_id: uuid.UUID,

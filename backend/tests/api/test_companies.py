@@ -248,3 +248,35 @@ class TestPlatformCompanies:
         )
         assert r.status_code == 403
         assert await company_state(session) == before
+
+
+class TestDeleteCompany:
+    async def test_platform_admin_closes_a_company(self, client, session, tenant, other_tenant):
+        from tests.factories import bearer, make_platform_admin
+
+        operator = await make_platform_admin(session)
+        await session.commit()
+        h = bearer(operator)
+        assert (await client.get("/api/v1/users", headers=tenant.admin_headers)).status_code == 200
+        r = await client.delete(f"/api/v1/companies/{tenant.company.id}", headers=h)
+        assert r.status_code == 204
+        assert (await client.get("/api/v1/users", headers=tenant.admin_headers)).status_code == 401
+        login = await client.post(
+            "/api/v1/auth/login",
+            json={"email": tenant.learner.email, "password": "correct-horse-battery-staple"},
+        )
+        assert login.status_code == 401  # a closed company's accounts no longer exist
+        listed = (await client.get("/api/v1/companies", headers=h)).json()["items"]
+        assert [c["id"] for c in listed] == [str(other_tenant.company.id)]
+        again = await client.delete(f"/api/v1/companies/{tenant.company.id}", headers=h)
+        assert again.status_code == 404
+
+    async def test_an_ordinary_admin_cannot_close_a_company(self, client, tenant, other_tenant):
+        r = await client.delete(
+            f"/api/v1/companies/{other_tenant.company.id}", headers=tenant.admin_headers
+        )
+        assert r.status_code == 403
+        r = await client.delete(
+            f"/api/v1/companies/{tenant.company.id}", headers=tenant.admin_headers
+        )
+        assert r.status_code == 403

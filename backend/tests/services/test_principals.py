@@ -35,14 +35,16 @@ class TestPrincipalCacheInvalidation:
         operator = await make_platform_admin(session)
         await session.commit()
         operator_headers = bearer(operator)
-        assert (await client.get(ME, headers=tenant.admin_headers)).status_code == 200  # cached
+        # /users rests on the cached principal alone (no user row is read), unlike /users/me.
+        users = "/api/v1/users"
+        assert (await client.get(users, headers=tenant.admin_headers)).status_code == 200
         r = await client.patch(
             f"/api/v1/companies/{tenant.company.id}",
             json={"status": "suspended"},
             headers=operator_headers,
         )
         assert r.status_code == 200, r.text
-        assert (await client.get(ME, headers=tenant.admin_headers)).status_code == 401
+        assert (await client.get(users, headers=tenant.admin_headers)).status_code == 401
 
     async def test_a_failed_change_keeps_the_principal(self, client, tenant):
         assert (await client.get(ME, headers=tenant.admin_headers)).status_code == 200
