@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from loguru import logger
 
-from api import api_router
+from api import api_routes
 from api.routes import health
 from core.cache import cache
 from core.config import settings
@@ -71,7 +71,7 @@ def create_app() -> FastAPI:
     app.router.routes.extend(health.router.routes)
     if settings.metrics_enabled:
         app.router.routes.extend(health.metrics_router.routes)
-    app.include_router(api_router)
+    app.router.routes.extend(api_routes())
     _docs_routes_last(app)
     return app
 

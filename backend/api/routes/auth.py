@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from api.dependencies.auth import Auth, CurrentUser, MetaDep
 from api.dependencies.common import SessionDep
+from api.prefix import API_PREFIX
 from schemas.auth import (
     Accepted,
     InvitationAccept,
@@ -26,7 +27,7 @@ from services import auth as auth_service
 from services import passwords, two_factor
 from services.auth import IssuedTokens, MfaChallenge
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse},

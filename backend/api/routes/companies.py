@@ -9,13 +9,14 @@ from fastapi import APIRouter, Depends
 
 from api.dependencies.auth import Auth, MetaDep, require
 from api.dependencies.common import PageDep, SessionDep
+from api.prefix import API_PREFIX
 from core.permissions import Permission
 from models.company import CompanyStatus
 from schemas.base import ErrorResponse, Page
 from schemas.company import CompanyRead, CompanyStatusUpdate, CompanyUpdate
 from services import companies
 
-router = APIRouter(prefix="/companies", tags=["companies"])
+router = APIRouter(prefix=f"{API_PREFIX}/companies", tags=["companies"])
 
 ReadCompany = Annotated[object, Depends(require(Permission.company_read))]
 WriteCompany = Annotated[object, Depends(require(Permission.company_write))]

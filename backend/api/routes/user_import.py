@@ -8,12 +8,13 @@ from fastapi import APIRouter, Depends, File, Query, UploadFile
 
 from api.dependencies.auth import Auth, MetaDep, require
 from api.dependencies.common import SessionDep
+from api.prefix import API_PREFIX
 from core.permissions import Permission
 from schemas.base import ErrorResponse
 from schemas.user_import import ImportResult, ImportRow
 from services import user_import
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix=f"{API_PREFIX}/users", tags=["users"])
 
 WriteUsers = Annotated[object, Depends(require(Permission.users_write))]
 

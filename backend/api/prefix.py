@@ -1,0 +1,3 @@
+"""The one place the API's path prefix is written."""
+
+API_PREFIX = "/api/v1"
