@@ -7,9 +7,18 @@ at ~150 µs a request for these routes.
 
 from fastapi.routing import APIRoute
 
-from api.routes import api_keys, audit_logs, auth, companies, groups, user_import, users
+from api.routes import (
+    api_keys,
+    audit_logs,
+    auth,
+    companies,
+    groups,
+    sending_profiles,
+    user_import,
+    users,
+)
 
-ROUTERS = (auth, user_import, users, groups, companies, api_keys, audit_logs)
+ROUTERS = (auth, user_import, users, groups, companies, api_keys, audit_logs, sending_profiles)
 
 
 def api_routes() -> list[APIRoute]:

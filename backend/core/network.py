@@ -24,6 +24,15 @@ def _is_trusted(address: str, networks: Iterable[Network]) -> bool:
     return any(ip in net for net in networks)
 
 
+def is_public_address(address: str) -> bool:
+    """False for loopback, private, link-local, CGNAT, multicast, reserved and unspecified
+    addresses, IPv4 or IPv6 (IPv4-mapped IPv6 is judged as the IPv4 it carries)."""
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
 def client_ip(conn: HTTPConnection, trusted_proxies: Iterable[str]) -> str:
     """The socket peer, unless it is a trusted proxy: then the nearest untrusted hop of
     `X-Forwarded-For`, read from the right, so a client cannot forge its own address."""

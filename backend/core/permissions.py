@@ -22,6 +22,7 @@ class Permission(StrEnum):
     api_keys_manage = "api_keys:manage"
     audit_read = "audit:read"
     platform_companies = "platform:companies"
+    phishing_manage = "phishing:manage"
 
 
 _ADMIN = frozenset(
@@ -34,6 +35,7 @@ _ADMIN = frozenset(
         Permission.company_write,
         Permission.api_keys_manage,
         Permission.audit_read,
+        Permission.phishing_manage,
     }
 )
 

@@ -6,6 +6,7 @@ from models.auth import RecoveryCode, RefreshToken, UserToken
 from models.base import Base
 from models.company import Company
 from models.group import Group, GroupManager, GroupMember
+from models.sending_profile import SendingProfile
 from models.user import User
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "GroupMember",
     "RecoveryCode",
     "RefreshToken",
+    "SendingProfile",
     "User",
     "UserToken",
 ]
