@@ -12,13 +12,24 @@ from api.routes import (
     audit_logs,
     auth,
     companies,
+    email_templates,
     groups,
     sending_profiles,
     user_import,
     users,
 )
 
-ROUTERS = (auth, user_import, users, groups, companies, api_keys, audit_logs, sending_profiles)
+ROUTERS = (
+    auth,
+    user_import,
+    users,
+    groups,
+    companies,
+    api_keys,
+    audit_logs,
+    sending_profiles,
+    email_templates,
+)
 
 
 def api_routes() -> list[APIRoute]:

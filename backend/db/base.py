@@ -5,6 +5,7 @@ from models.audit_log import AuditLog
 from models.auth import RecoveryCode, RefreshToken, UserToken
 from models.base import Base
 from models.company import Company
+from models.email_template import EmailTemplate
 from models.group import Group, GroupManager, GroupMember
 from models.sending_profile import SendingProfile
 from models.user import User
@@ -14,6 +15,7 @@ __all__ = [
     "AuditLog",
     "Base",
     "Company",
+    "EmailTemplate",
     "Group",
     "GroupManager",
     "GroupMember",
