@@ -14,6 +14,7 @@ from api.routes import (
     companies,
     email_templates,
     groups,
+    landing_pages,
     sending_profiles,
     user_import,
     users,
@@ -29,6 +30,7 @@ ROUTERS = (
     audit_logs,
     sending_profiles,
     email_templates,
+    landing_pages,
 )
 
 

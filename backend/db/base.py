@@ -7,6 +7,7 @@ from models.base import Base
 from models.company import Company
 from models.email_template import EmailTemplate
 from models.group import Group, GroupManager, GroupMember
+from models.landing_page import LandingPage
 from models.sending_profile import SendingProfile
 from models.user import User
 
@@ -19,6 +20,7 @@ __all__ = [
     "Group",
     "GroupManager",
     "GroupMember",
+    "LandingPage",
     "RecoveryCode",
     "RefreshToken",
     "SendingProfile",
