@@ -109,9 +109,9 @@ class Settings(BaseSettings):
     smtp_security: Literal["starttls", "tls", "none"] = "starttls"
     smtp_timeout: float = Field(default=15.0, gt=0)
     sendgrid_api_key: SecretStr | None = None
-    # Whether companies' sending profiles may point at private, loopback or link-local
-    # addresses (our own network). Default: only outside production.
-    sending_profiles_allow_private_hosts: bool | None = None
+    # Whether what companies configure (sending profiles, site imports) may reach private,
+    # loopback or link-local addresses (our own network). Default: only outside production.
+    allow_private_network_targets: bool | None = None
 
     # --- monitoring ---
     sentry_dsn: SecretStr | None = None
@@ -190,10 +190,10 @@ class Settings(BaseSettings):
         return self.access_log
 
     @property
-    def private_smtp_hosts_allowed(self) -> bool:
-        if self.sending_profiles_allow_private_hosts is None:
+    def private_targets_allowed(self) -> bool:
+        if self.allow_private_network_targets is None:
             return not self.is_production
-        return self.sending_profiles_allow_private_hosts
+        return self.allow_private_network_targets
 
     @property
     def effective_migration_url(self) -> str:

@@ -22,6 +22,14 @@ class LandingPageCreate(CreateSchema):
     redirect_url: AnyHttpUrl | None = None
 
 
+class LandingPageImport(CreateSchema):
+    url: AnyHttpUrl
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    capture_submissions: bool = True
+    capture_values: bool = False
+    redirect_url: AnyHttpUrl | None = None
+
+
 class LandingPageUpdate(UpdateSchema):
     name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     html: Html | None = None

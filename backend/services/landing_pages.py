@@ -10,9 +10,10 @@ from core.exceptions import NotFound, ValidationFailed
 from db.pagination import PageParams, PageResult, paginate
 from db.scoping import AuthContext, RequestMeta, get_scoped, scoped_select
 from models.landing_page import LandingPage
-from schemas.landing_page import LandingPageCreate, LandingPageUpdate
+from schemas.landing_page import LandingPageCreate, LandingPageImport, LandingPageUpdate
 from services import audit
 from services.html_sanitizer import sanitize
+from services.site_import import fetch_page
 
 
 class LandingPageNotFound(NotFound):
@@ -64,6 +65,26 @@ async def create_page(
         target=("landing_page", page.id),
         meta=meta,
         changes={"name": page.name, "capture_values": page.capture_values},
+    )
+    return page
+
+
+async def import_page(
+    session: AsyncSession, auth: AuthContext, data: LandingPageImport, *, meta: RequestMeta
+) -> LandingPage:
+    """Fetch a site (see services.site_import for the SSRF guards) and keep a sanitized copy."""
+    html = await fetch_page(str(data.url))
+    page = await create_page(
+        session,
+        auth,
+        LandingPageCreate(
+            name=data.name or str(data.url)[:200],
+            html=html[:1_000_000],
+            capture_submissions=data.capture_submissions,
+            capture_values=data.capture_values,
+            redirect_url=data.redirect_url,
+        ),
+        meta=meta,
     )
     return page
 

@@ -64,15 +64,15 @@ def _check_literal_host(host: str) -> None:
         ipaddress.ip_address(host)
     except ValueError:
         local_name = host == "localhost" or host.endswith(".localhost")
-        if local_name and not settings.private_smtp_hosts_allowed:
+        if local_name and not settings.private_targets_allowed:
             raise ForbiddenHost() from None
         return
-    if not settings.private_smtp_hosts_allowed and not is_public_address(host):
+    if not settings.private_targets_allowed and not is_public_address(host):
         raise ForbiddenHost()
 
 
 async def check_resolved_host(host: str, port: int) -> None:
-    if settings.private_smtp_hosts_allowed:
+    if settings.private_targets_allowed:
         return
     loop = asyncio.get_running_loop()
     try:

@@ -12,7 +12,12 @@ from api.dependencies.common import PageDep, SessionDep
 from api.prefix import API_PREFIX
 from core.permissions import Permission
 from schemas.base import ErrorResponse, Page
-from schemas.landing_page import LandingPageCreate, LandingPageRead, LandingPageUpdate
+from schemas.landing_page import (
+    LandingPageCreate,
+    LandingPageImport,
+    LandingPageRead,
+    LandingPageUpdate,
+)
 from services import landing_pages
 
 router = APIRouter(prefix=f"{API_PREFIX}/phishing/landing-pages", tags=["phishing"])
@@ -40,6 +45,17 @@ async def create_page(
     """Create a page; its HTML is sanitized (no scripts or event handlers)."""
     return LandingPageRead.model_validate(
         await landing_pages.create_page(session, auth, body, meta=meta)
+    )
+
+
+@router.post("/import", status_code=201, responses={400: {"model": ErrorResponse}})
+async def import_page(
+    body: LandingPageImport, auth: Auth, _: Manage, session: SessionDep, meta: MetaDep
+) -> LandingPageRead:
+    """Copy a web page as a landing page: fetched server-side with SSRF guards, then
+    sanitized; its forms will post back to Vigil."""
+    return LandingPageRead.model_validate(
+        await landing_pages.import_page(session, auth, body, meta=meta)
     )
 
 

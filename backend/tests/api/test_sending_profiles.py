@@ -73,7 +73,7 @@ class TestProfiles:
     async def test_internal_hosts_are_refused_in_production(
         self, client, session, tenant, monkeypatch
     ):
-        monkeypatch.setattr(settings, "sending_profiles_allow_private_hosts", False)
+        monkeypatch.setattr(settings, "allow_private_network_targets", False)
         for host in ("127.0.0.1", "10.1.2.3", "169.254.169.254", "::ffff:127.0.0.1", "localhost"):
             r = await create(client, tenant.admin_headers, host=host)
             assert r.status_code == 400, host
@@ -86,7 +86,7 @@ class TestProfiles:
         # Saved while internal hosts were allowed (as on a developer's laptop) ...
         pid = (await create(client, tenant.admin_headers, host="localhost")).json()["id"]
         # ... then the operator forbids them: the send resolves the name and refuses.
-        monkeypatch.setattr(settings, "sending_profiles_allow_private_hosts", False)
+        monkeypatch.setattr(settings, "allow_private_network_targets", False)
         r = await client.post(
             f"{URL}/{pid}/test", json={"to": "me@acme.example.com"}, headers=tenant.admin_headers
         )
