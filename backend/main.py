@@ -10,7 +10,7 @@ from fastapi_offline import FastAPIOffline
 from loguru import logger
 
 from api import api_routes
-from api.routes import health
+from api.routes import files, health
 from core.cache import cache
 from core.config import settings
 from core.errors import install_error_handlers
@@ -72,6 +72,7 @@ def create_app() -> FastAPI:
     if settings.metrics_enabled:
         app.router.routes.extend(health.metrics_router.routes)
     app.router.routes.extend(api_routes())
+    app.router.routes.extend(files.downloads.routes)
     _docs_routes_last(app)
     return app
 

@@ -13,6 +13,7 @@ from api.routes import (
     auth,
     companies,
     email_templates,
+    files,
     groups,
     landing_pages,
     sending_profiles,
@@ -31,6 +32,7 @@ ROUTERS = (
     sending_profiles,
     email_templates,
     landing_pages,
+    files,
 )
 
 

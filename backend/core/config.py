@@ -113,6 +113,17 @@ class Settings(BaseSettings):
     # loopback or link-local addresses (our own network). Default: only outside production.
     allow_private_network_targets: bool | None = None
 
+    # --- file storage ---
+    storage_backend: Literal["local", "s3"] = "local"
+    storage_local_path: Path = REPO_DIR / "var" / "storage"
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None  # for S3-compatible stores (MinIO, Ceph, …)
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    download_url_seconds: int = Field(default=300, ge=10, le=86_400)
+
     # --- monitoring ---
     sentry_dsn: SecretStr | None = None
     sentry_traces_sample_rate: float = Field(default=0.0, ge=0, le=1)
@@ -153,6 +164,10 @@ class Settings(BaseSettings):
         "smtp_username",
         "smtp_password",
         "sendgrid_api_key",
+        "s3_bucket",
+        "s3_endpoint_url",
+        "s3_access_key_id",
+        "s3_secret_access_key",
         mode="before",
     )
     @classmethod

@@ -23,6 +23,7 @@ class Permission(StrEnum):
     audit_read = "audit:read"
     platform_companies = "platform:companies"
     phishing_manage = "phishing:manage"
+    content_manage = "content:manage"
 
 
 _ADMIN = frozenset(
@@ -36,6 +37,7 @@ _ADMIN = frozenset(
         Permission.api_keys_manage,
         Permission.audit_read,
         Permission.phishing_manage,
+        Permission.content_manage,
     }
 )
 

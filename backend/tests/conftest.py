@@ -43,6 +43,8 @@ os.environ["VIGIL_LOG_LEVEL"] = "WARNING"
 os.environ["VIGIL_BCRYPT_ROUNDS"] = "4"  # real bcrypt, cheap cost: the suite hashes a lot
 os.environ["VIGIL_EMAIL_BACKEND"] = "outbox"
 os.environ["VIGIL_EMAIL_OUTBOX_DIR"] = str(_TMP / "outbox")
+os.environ["VIGIL_STORAGE_LOCAL_PATH"] = str(_TMP / "storage")
+os.environ["VIGIL_STORAGE_BACKEND"] = "local"
 os.environ.setdefault("VIGIL_SENTRY_DSN", "")
 
 from collections.abc import AsyncIterator  # noqa: E402

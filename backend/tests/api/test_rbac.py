@@ -42,6 +42,8 @@ PUBLIC = frozenset(
         "/api/v1/auth/password-reset/request",
         "/api/v1/auth/password-reset/confirm",
         "/api/v1/auth/invitations/accept",
+        # The signed link is the credential (local storage backend).
+        "/files/{key:path}",
     }
 )
 # Signed in, whatever the role: what anyone may do to their own account.
