@@ -9,15 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from models.audit_log import AuditLog
-from tests.factories import DEFAULT_PASSWORD
+from tests.support.api import login
 
 LOGS = "/api/v1/audit-logs"
-
-
-async def login(client, email_address: str, password: str = DEFAULT_PASSWORD):
-    return await client.post(
-        "/api/v1/auth/login", json={"email": email_address, "password": password}
-    )
 
 
 async def list_entries(client, headers, **params) -> list[dict]:

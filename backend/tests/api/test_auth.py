@@ -15,15 +15,10 @@ from models.audit_log import AuditLog
 from models.company import Company, CompanyStatus
 from models.user import User, UserStatus
 from tests.factories import DEFAULT_PASSWORD
+from tests.support.api import login
 from tests.support.mail import link_token, outbox_messages
 
 STRONG = "a-long-and-unusual-passphrase"
-
-
-async def login(client, email_address: str, password: str = DEFAULT_PASSWORD):
-    return await client.post(
-        "/api/v1/auth/login", json={"email": email_address, "password": password}
-    )
 
 
 async def audit_actions(session, company_id=None) -> list[str]:

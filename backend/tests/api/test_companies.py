@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 
 from models.audit_log import AuditLog
 from models.company import Company, CompanyStatus
-from tests.factories import DEFAULT_PASSWORD, bearer, make_api_key, make_platform_admin
+from tests.factories import bearer, make_api_key, make_platform_admin
+from tests.support.api import login
 
 ME = "/api/v1/companies/me"
 COMPANIES = "/api/v1/companies"
@@ -36,12 +37,6 @@ async def company_state(session) -> tuple[list[tuple], int]:
 
 async def audit_entries(session, action: str) -> list[AuditLog]:
     return list((await session.scalars(select(AuditLog).where(AuditLog.action == action))).all())
-
-
-async def login(client, email_address: str):
-    return await client.post(
-        "/api/v1/auth/login", json={"email": email_address, "password": DEFAULT_PASSWORD}
-    )
 
 
 class TestMyCompany:

@@ -21,6 +21,7 @@ from models.auth import RecoveryCode
 from models.company import Company
 from models.user import User
 from tests.factories import DEFAULT_PASSWORD
+from tests.support.api import signed_in
 
 SETUP = "/api/v1/users/me/2fa/setup"
 ENABLE = "/api/v1/users/me/2fa/enable"
@@ -42,12 +43,6 @@ def wrong_code(secret: str) -> str:
 
 def bearer_of(tokens: dict) -> dict[str, str]:
     return {"Authorization": f"Bearer {tokens['access_token']}"}
-
-
-async def login(client, email_address: str, password: str = DEFAULT_PASSWORD) -> dict:
-    r = await client.post("/api/v1/auth/login", json={"email": email_address, "password": password})
-    assert r.status_code == 200, r.text
-    return r.json()
 
 
 async def verify(client, challenge: str, code: str):
@@ -104,7 +99,7 @@ class TestEnable:
         assert r.status_code == 400
         assert r.json()["error"]["code"] == "invalid_2fa_code"
         assert not (await stored_user(session, tenant.learner.id)).has_2fa
-        login_result = await login(client, tenant.learner.email)
+        login_result = await signed_in(client, tenant.learner.email)
         assert "access_token" in login_result
 
     async def test_right_code_turns_it_on_with_ten_recovery_codes(self, client, session, tenant):
@@ -134,7 +129,7 @@ class TestEnable:
 class TestLoginWith2fa:
     async def test_password_alone_gives_a_challenge_not_tokens(self, client, tenant):
         await turn_on(client, tenant.learner_headers)
-        body = await login(client, tenant.learner.email)
+        body = await signed_in(client, tenant.learner.email)
         assert body["mfa_required"] is True
         assert body["challenge"]
         assert "access_token" not in body
@@ -142,7 +137,7 @@ class TestLoginWith2fa:
 
     async def test_code_completes_the_login(self, client, session, tenant):
         secret, _ = await turn_on(client, tenant.learner_headers)
-        challenge = (await login(client, tenant.learner.email))["challenge"]
+        challenge = (await signed_in(client, tenant.learner.email))["challenge"]
         r = await verify(client, challenge, next_code(secret))
         assert r.status_code == 200, r.text
         me = await client.get("/api/v1/users/me", headers=bearer_of(r.json()))
@@ -155,9 +150,9 @@ class TestLoginWith2fa:
     async def test_a_code_is_accepted_once(self, client, session, tenant):
         secret, _ = await turn_on(client, tenant.learner_headers)
         code = next_code(secret)
-        first = (await login(client, tenant.learner.email))["challenge"]
+        first = (await signed_in(client, tenant.learner.email))["challenge"]
         assert (await verify(client, first, code)).status_code == 200
-        second = (await login(client, tenant.learner.email))["challenge"]
+        second = (await signed_in(client, tenant.learner.email))["challenge"]
         r = await verify(client, second, code)
         assert r.status_code == 400
         assert r.json()["error"]["code"] == "invalid_2fa_code"
@@ -169,12 +164,12 @@ class TestLoginWith2fa:
         code = pyotp.TOTP(secret).now()
         enabled = await client.post(ENABLE, json={"code": code}, headers=tenant.learner_headers)
         assert enabled.status_code == 200
-        challenge = (await login(client, tenant.learner.email))["challenge"]
+        challenge = (await signed_in(client, tenant.learner.email))["challenge"]
         assert (await verify(client, challenge, code)).status_code == 400
 
     async def test_wrong_code_is_refused_and_audited(self, client, session, tenant):
         secret, _ = await turn_on(client, tenant.learner_headers)
-        challenge = (await login(client, tenant.learner.email))["challenge"]
+        challenge = (await signed_in(client, tenant.learner.email))["challenge"]
         r = await verify(client, challenge, wrong_code(secret))
         assert r.status_code == 400
         entry = await session.scalar(select(AuditLog).where(AuditLog.action == "auth.2fa.failed"))
@@ -183,10 +178,10 @@ class TestLoginWith2fa:
 
     async def test_a_recovery_code_works_once(self, client, session, tenant):
         _, codes = await turn_on(client, tenant.learner_headers)
-        first = (await login(client, tenant.learner.email))["challenge"]
+        first = (await signed_in(client, tenant.learner.email))["challenge"]
         r = await verify(client, first, codes[3].lower())  # typed carelessly
         assert r.status_code == 200, r.text
-        second = (await login(client, tenant.learner.email))["challenge"]
+        second = (await signed_in(client, tenant.learner.email))["challenge"]
         assert (await verify(client, second, codes[3])).status_code == 400
         assert (await verify(client, second, codes[4])).status_code == 200
         methods = (
@@ -198,7 +193,7 @@ class TestLoginWith2fa:
 
     async def test_a_challenge_is_used_once(self, client, tenant):
         secret, codes = await turn_on(client, tenant.learner_headers)
-        challenge = (await login(client, tenant.learner.email))["challenge"]
+        challenge = (await signed_in(client, tenant.learner.email))["challenge"]
         assert (await verify(client, challenge, next_code(secret))).status_code == 200
         r = await verify(client, challenge, codes[0])
         assert r.status_code == 401
@@ -206,7 +201,7 @@ class TestLoginWith2fa:
 
     async def test_a_challenge_dies_after_five_wrong_codes(self, client, tenant):
         secret, _ = await turn_on(client, tenant.learner_headers)
-        challenge = (await login(client, tenant.learner.email))["challenge"]
+        challenge = (await signed_in(client, tenant.learner.email))["challenge"]
         for _ in range(5):
             assert (await verify(client, challenge, wrong_code(secret))).status_code == 400
         r = await verify(client, challenge, next_code(secret))
@@ -224,7 +219,7 @@ class TestRecoveryCodes:
         new = r.json()["recovery_codes"]
         assert len(new) == 10
         assert not set(new) & set(old)
-        challenge = (await login(client, tenant.learner.email))["challenge"]
+        challenge = (await signed_in(client, tenant.learner.email))["challenge"]
         assert (await verify(client, challenge, old[0])).status_code == 400
         assert (await verify(client, challenge, new[0])).status_code == 200
 
@@ -268,7 +263,7 @@ class TestDisable:
             select(RecoveryCode).where(RecoveryCode.user_id == tenant.learner.id)
         )
         assert left.all() == []
-        assert "access_token" in await login(client, tenant.learner.email)
+        assert "access_token" in await signed_in(client, tenant.learner.email)
         assert "auth.2fa.disabled" in await actions(session)
 
     async def test_a_recovery_code_will_do(self, client, tenant):
@@ -291,7 +286,7 @@ class TestCompanyRequires2fa:
         return tenant
 
     async def test_admin_without_2fa_may_only_set_it_up(self, client, strict):
-        tokens = await login(client, strict.admin.email)
+        tokens = await signed_in(client, strict.admin.email)
         assert tokens["mfa_setup_required"] is True
         headers = bearer_of(tokens)
         r = await client.get("/api/v1/users", headers=headers)
@@ -301,7 +296,7 @@ class TestCompanyRequires2fa:
         assert (await client.post(SETUP, headers=headers)).status_code == 200
 
     async def test_refreshed_tokens_keep_the_restriction(self, client, strict):
-        tokens = await login(client, strict.admin.email)
+        tokens = await signed_in(client, strict.admin.email)
         r = await client.post(
             "/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
         )
@@ -310,15 +305,15 @@ class TestCompanyRequires2fa:
         assert (await client.get("/api/v1/users", headers=bearer_of(r.json()))).status_code == 403
 
     async def test_after_set_up_the_admin_signs_in_with_a_code(self, client, strict):
-        pending = bearer_of(await login(client, strict.admin.email))
+        pending = bearer_of(await signed_in(client, strict.admin.email))
         secret, _ = await turn_on(client, pending)
-        challenge = (await login(client, strict.admin.email))["challenge"]
+        challenge = (await signed_in(client, strict.admin.email))["challenge"]
         r = await verify(client, challenge, next_code(secret))
         assert r.status_code == 200, r.text
         assert r.json()["mfa_setup_required"] is False
         assert (await client.get("/api/v1/users", headers=bearer_of(r.json()))).status_code == 200
 
     async def test_learners_are_not_asked(self, client, strict):
-        tokens = await login(client, strict.learner.email)
+        tokens = await signed_in(client, strict.learner.email)
         assert tokens["mfa_setup_required"] is False
         assert (await client.get("/api/v1/users/me", headers=bearer_of(tokens))).status_code == 200

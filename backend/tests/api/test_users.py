@@ -10,16 +10,11 @@ from sqlalchemy import func, select
 from models.audit_log import AuditLog
 from models.auth import UserToken
 from models.user import Role, User, UserStatus
-from tests.factories import DEFAULT_PASSWORD, make_user
+from tests.factories import make_user
+from tests.support.api import signed_in
 from tests.support.mail import outbox_messages
 
 USERS = "/api/v1/users"
-
-
-async def login(client, email_address: str, password: str = DEFAULT_PASSWORD) -> dict:
-    r = await client.post("/api/v1/auth/login", json={"email": email_address, "password": password})
-    assert r.status_code == 200, r.text
-    return r.json()
 
 
 def headers_of(tokens: dict) -> dict[str, str]:
@@ -305,7 +300,7 @@ class TestUpdateUser:
         assert await audit_entries(session, "user.role_changed") == []
 
     async def test_disabling_ends_every_session_at_once(self, client, session, tenant):
-        tokens = await login(client, tenant.learner.email)
+        tokens = await signed_in(client, tenant.learner.email)
         r = await client.patch(
             f"{USERS}/{tenant.learner.id}",
             json={"status": "disabled"},
@@ -396,7 +391,7 @@ class TestUpdateUser:
 
 class TestDeleteUser:
     async def test_soft_deletes_and_ends_sessions(self, client, session, tenant):
-        tokens = await login(client, tenant.learner.email)
+        tokens = await signed_in(client, tenant.learner.email)
         r = await client.delete(f"{USERS}/{tenant.learner.id}", headers=tenant.admin_headers)
         assert r.status_code == 204
         gone = await client.get(f"{USERS}/{tenant.learner.id}", headers=tenant.admin_headers)
