@@ -83,9 +83,3 @@ class RateLimited(AppError):
             headers={"Retry-After": str(retry_after)},
         )
         self.retry_after = retry_after
-
-
-class ServiceUnavailable(AppError):
-    status_code = 503
-    code = "service_unavailable"
-    message = "The service is temporarily unavailable."

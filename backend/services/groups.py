@@ -21,7 +21,7 @@ from core.exceptions import AppError, BadRequest, NotFound
 from db.pagination import PageParams, PageResult, paginate
 from db.scoping import AuthContext, RequestMeta, get_scoped, scoped_select
 from models.group import Group, GroupKind, GroupManager, GroupMember
-from models.user import Role, User, UserStatus
+from models.user import Role, User
 from schemas.group import Condition, GroupCreate, GroupUpdate, RuleSet
 from services import audit
 
@@ -189,7 +189,7 @@ async def set_managers(
     user_ids: Sequence[uuid.UUID],
     *,
     meta: RequestMeta,
-) -> list[uuid.UUID]:
+) -> Group:
     group = await get_group(session, auth, group_id)
     wanted = set(user_ids)
     eligible = set(
@@ -216,7 +216,7 @@ async def set_managers(
         meta=meta,
         changes={"user_ids": sorted(map(str, wanted))},
     )
-    return sorted(wanted)
+    return group
 
 
 async def managed_people_filter(session: AsyncSession, auth: AuthContext) -> ColumnElement[bool]:
@@ -416,8 +416,3 @@ async def remove_members(
         meta=meta,
         changes={"user_ids": sorted(map(str, set(user_ids)))},
     )
-
-
-def active_members_query(group: Group) -> Select[Any]:
-    """Members who can be reached: active and not deleted (for campaigns and enrolments)."""
-    return members_query(group).where(User.status == UserStatus.active)

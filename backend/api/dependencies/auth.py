@@ -96,11 +96,7 @@ async def _principal(
     )
 
 
-async def get_auth(auth: Annotated[AuthContext, Depends(_principal)]) -> AuthContext:
-    return auth
-
-
-Auth = Annotated[AuthContext, Depends(get_auth)]
+Auth = Annotated[AuthContext, Depends(_principal)]
 
 
 async def get_current_user(auth: Auth, session: SessionDep) -> User:

@@ -78,8 +78,8 @@ async def set_managers(
     meta: MetaDep,
 ) -> GroupDetail:
     """Set who manages the group: they will see its people (and, later, its reports)."""
-    await groups.set_managers(session, auth, group_id, body.user_ids, meta=meta)
-    return await _detail(session, await groups.get_group(session, auth, group_id))
+    group = await groups.set_managers(session, auth, group_id, body.user_ids, meta=meta)
+    return await _detail(session, group)
 
 
 @router.patch("/{group_id}", responses=_404)

@@ -236,6 +236,8 @@ class TestGroupAccess:
             f"/api/v1/groups/{gid}/members", json={"user_ids": [str(uuid.uuid4())]}, headers=h
         )
         assert r.status_code == 404
+        r = await client.put(f"/api/v1/groups/{gid}/managers", json={"user_ids": []}, headers=h)
+        assert r.status_code == 404
         assert (await client.get("/api/v1/groups", headers=h)).json()["items"] == []
 
     async def test_manager_sees_only_the_groups_they_manage(self, client, tenant):
