@@ -98,11 +98,9 @@ class PasswordCheck:
 
 
 async def verify_password(password: str, stored_hash: str | None) -> PasswordCheck:
-    """Verify in a thread; with no stored hash, spend the same time and fail."""
-    if stored_hash is None:
-        await anyio.to_thread.run_sync(_password_hash.verify, password, _DUMMY_HASH)
-        return PasswordCheck(False, None)
-    if len(password.encode()) > MAX_PASSWORD_BYTES:
+    """Verify in a thread. With no stored hash, or a password bcrypt cannot take (over 72
+    bytes: no stored password can be that long), spend the same time and fail."""
+    if stored_hash is None or len(password.encode()) > MAX_PASSWORD_BYTES:
         await anyio.to_thread.run_sync(_password_hash.verify, "x", _DUMMY_HASH)
         return PasswordCheck(False, None)
     valid, updated = await anyio.to_thread.run_sync(

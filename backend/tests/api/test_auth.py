@@ -108,6 +108,13 @@ class TestLogin:
         assert r.json()["error"]["code"] == "invalid_credentials"
         assert "auth.login.failed" in await audit_actions(session, tenant.company.id)
 
+    @pytest.mark.parametrize("known", [True, False])
+    async def test_an_overlong_password_is_401_not_500(self, client, tenant, known):
+        email = tenant.learner.email if known else "nobody@nowhere.example.com"
+        r = await login(client, email, "é" * 100)  # 200 bytes: more than bcrypt takes
+        assert r.status_code == 401
+        assert r.json()["error"]["code"] == "invalid_credentials"
+
     async def test_unknown_email_gives_the_same_answer(self, client, session):
         r = await login(client, "nobody@nowhere.example.com")
         assert r.status_code == 401
