@@ -16,6 +16,7 @@ from api.routes import (
     files,
     groups,
     landing_pages,
+    phishing_campaigns,
     sending_profiles,
     user_import,
     users,
@@ -32,6 +33,7 @@ ROUTERS = (
     sending_profiles,
     email_templates,
     landing_pages,
+    phishing_campaigns,
     files,
 )
 

@@ -113,6 +113,19 @@ class Settings(BaseSettings):
     # loopback or link-local addresses (our own network). Default: only outside production.
     allow_private_network_targets: bool | None = None
 
+    # --- phishing simulations ---
+    # Base of the tracking links put into simulation emails (a separate, neutral-looking
+    # domain is usual); default: public_url.
+    phishing_base_url: str | None = None
+    # The header that lets our report endpoint recognise our own simulations. Its value is
+    # the recipient's opaque token; pick a name that does not give the exercise away.
+    phishing_report_header: str = Field(default="X-Mail-Ref", pattern=r"^[A-Za-z0-9-]{1,64}$")
+    send_batch_size: int = Field(default=100, ge=1, le=5000)
+    send_lease_seconds: int = Field(default=300, ge=10)
+    send_max_attempts: int = Field(default=5, ge=1, le=50)
+    send_retry_seconds: int = Field(default=60, ge=1)  # first retry; doubles each time
+    send_poll_seconds: float = Field(default=1.0, gt=0)
+
     # --- file storage ---
     storage_backend: Literal["local", "s3"] = "local"
     storage_local_path: Path = REPO_DIR / "var" / "storage"
@@ -203,6 +216,10 @@ class Settings(BaseSettings):
         if self.access_log is None:
             return self.env is Environment.development
         return self.access_log
+
+    @property
+    def tracking_base_url(self) -> str:
+        return (self.phishing_base_url or self.public_url).rstrip("/")
 
     @property
     def private_targets_allowed(self) -> bool:

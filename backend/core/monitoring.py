@@ -61,6 +61,13 @@ JOB_DISPATCH_FAILURES = Counter(
     registry=registry,
 )
 
+PHISHING_SENDS = Counter(
+    "vigil_phishing_sends_total",
+    "Simulation emails by outcome (sent, failed, unknown, pending = will retry).",
+    ("outcome",),
+    registry=registry,
+)
+
 
 class RequestMetrics:
     """Caches the labelled children: `.labels()` takes a lock and builds a key each call,

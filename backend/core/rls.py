@@ -10,6 +10,11 @@ refresh token or API key by hash). They also get a read-only `auth_lookup` polic
 open only while `app.auth_lookup` is 'on', which `db.scoping.auth_lookup` sets around those
 few queries and clears at once.
 
+Durable work (phishing sends, and the rows they need) is claimed by workers before the
+company is known. Those tables get a `worker_access` policy open only while `app.worker`
+is 'on', which `db.scoping.worker_access` sets around the claim and clears at once; the
+work itself then runs bound to its company like a request.
+
 Migrations call these helpers with explicit table names; `tests/db/test_rls.py` checks the
 catalog so that a new tenant table cannot be left without them.
 """
@@ -20,6 +25,7 @@ from collections.abc import Callable
 
 CURRENT_COMPANY = "nullif(current_setting('app.company_id', true), '')::uuid"
 LOOKUP_ON = "current_setting('app.auth_lookup', true) = 'on'"
+WORKER_ON = "current_setting('app.worker', true) = 'on'"
 
 # Tables read by credential before the company is known.
 LOOKUP_TABLES = frozenset({"users", "refresh_tokens", "user_tokens", "api_keys"})
@@ -51,6 +57,15 @@ def disable_statements(table: str) -> list[str]:
         f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY",
     ]
     return statements
+
+
+def worker_statements(table: str) -> list[str]:
+    """Let a worker's claim transaction read and update the table across companies."""
+    return [f"CREATE POLICY worker_access ON {table} USING ({WORKER_ON}) WITH CHECK ({WORKER_ON})"]
+
+
+def drop_worker_statements(table: str) -> list[str]:
+    return [f"DROP POLICY IF EXISTS worker_access ON {table}"]
 
 
 def apply(execute: Callable[[str], object], dialect: str, statements: list[str]) -> None:

@@ -8,6 +8,7 @@ from models.company import Company
 from models.email_template import EmailTemplate
 from models.group import Group, GroupManager, GroupMember
 from models.landing_page import LandingPage
+from models.phishing_campaign import CampaignRecipient, PhishingCampaign
 from models.sending_profile import SendingProfile
 from models.user import User
 
@@ -15,12 +16,14 @@ __all__ = [
     "ApiKey",
     "AuditLog",
     "Base",
+    "CampaignRecipient",
     "Company",
     "EmailTemplate",
     "Group",
     "GroupManager",
     "GroupMember",
     "LandingPage",
+    "PhishingCampaign",
     "RecoveryCode",
     "RefreshToken",
     "SendingProfile",

@@ -84,6 +84,20 @@ async def auth_lookup(session: AsyncSession) -> AsyncIterator[None]:
             await session.execute(text("SELECT set_config('app.auth_lookup', 'off', true)"))
 
 
+@asynccontextmanager
+async def worker_access(session: AsyncSession) -> AsyncIterator[None]:
+    """Open the durable-work tables across companies for a worker's claim query; closed
+    again at once. Everything done with a claimed row afterwards is bound to its company."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        await session.execute(text("SELECT set_config('app.worker', 'on', true)"))
+    try:
+        yield
+    finally:
+        if postgres:
+            await session.execute(text("SELECT set_config('app.worker', 'off', true)"))
+
+
 async def bind_tenant(session: AsyncSession, company_id: uuid.UUID | None) -> None:
     """Set the company for row-level security, for the rest of this transaction."""
     if session.get_bind().dialect.name != "postgresql":

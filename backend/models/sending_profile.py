@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -33,6 +34,10 @@ class SendingProfile(UUIDPrimaryKey, Timestamps, SoftDelete, TenantScoped, Base)
     # Extra headers added to every message (values may use template variables).
     headers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     messages_per_minute: Mapped[int] = mapped_column(Integer, default=60)
+    # The rate limit's current one-minute window, shared by every worker (the claim
+    # updates it in the same statement that checks it).
+    rate_window_start: Mapped[datetime | None] = mapped_column(default=None)
+    rate_window_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     @property
     def has_password(self) -> bool:

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, UndefinedError
+from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
@@ -94,6 +94,34 @@ def render(subject: str, html: str | None, text: str | None, values: dict[str, A
         subject=rendered_subject,
         html=_render(_html_env, "html", html, values) if html else None,
         text=_render(_text_env, "text", text, values) if text else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    """A saved template parsed once, to render for many recipients."""
+
+    subject: Template
+    html: Template | None
+    text: Template | None
+
+
+def compile_template(subject: str, html: str | None, text: str | None) -> Compiled:
+    return Compiled(
+        subject=_text_env.from_string(subject),
+        html=_html_env.from_string(html) if html else None,
+        text=_text_env.from_string(text) if text else None,
+    )
+
+
+def render_compiled(compiled: Compiled, values: dict[str, Any]) -> Rendered:
+    """Render for one recipient; raises jinja2 errors (the template was checked when it
+    was saved, so only data the check could not foresee gets here)."""
+    subject = " ".join(compiled.subject.render(values).split())
+    return Rendered(
+        subject=subject,
+        html=compiled.html.render(values) if compiled.html else None,
+        text=compiled.text.render(values) if compiled.text else None,
     )
 
 

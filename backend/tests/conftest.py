@@ -39,6 +39,8 @@ os.environ["VIGIL_REDIS_URL"] = os.environ.get("VIGIL_TEST_REDIS_URL", "")
 os.environ["VIGIL_REDIS_KEY_PREFIX"] = f"vigil-test-{_RUN}:"
 os.environ["VIGIL_WORKERS_IN_PROCESS"] = "true"
 os.environ["VIGIL_WORKER_POLL_SECONDS"] = "0.05"
+# Tests drive phishing send passes themselves (`phishing_sender.run_pass`).
+os.environ["VIGIL_SEND_POLL_SECONDS"] = "3600"
 os.environ["VIGIL_LOG_LEVEL"] = "WARNING"
 os.environ["VIGIL_BCRYPT_ROUNDS"] = "4"  # real bcrypt, cheap cost: the suite hashes a lot
 os.environ["VIGIL_EMAIL_BACKEND"] = "outbox"

@@ -3,3 +3,13 @@ state and calls a service, so running it twice does no harm. Importing this modu
 registers every task with the broker (the worker process imports it at start)."""
 
 from __future__ import annotations
+
+from core.config import settings
+from services import phishing_sender
+from worker.loops import periodic
+
+
+@periodic("phishing-sends", settings.send_poll_seconds)
+async def send_due_phishing_emails() -> None:
+    """Claim and send due simulation emails; settle stale handovers; complete campaigns."""
+    await phishing_sender.run_pass()

@@ -40,9 +40,17 @@ class SmtpTestServer:
 class _Handler:
     """Accepts every recipient except those given a canned reply, and keeps what arrives."""
 
-    def __init__(self, server: SmtpTestServer, replies: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        server: SmtpTestServer,
+        replies: Mapping[str, str],
+        data_replies: Mapping[str, str],
+        drop_during_data: frozenset[str],
+    ) -> None:
         self.server = server
         self.replies = {address.lower(): reply for address, reply in replies.items()}
+        self.data_replies = {a.lower(): reply for a, reply in data_replies.items()}
+        self.drop_during_data = {a.lower() for a in drop_during_data}
 
     # aiosmtpd passes every argument positionally; the unused ones keep a leading underscore.
     async def handle_RCPT(
@@ -53,7 +61,17 @@ class _Handler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, _server: SMTP, _session: Session, envelope: Envelope) -> str:
+    async def handle_DATA(self, server: SMTP, _session: Session, envelope: Envelope) -> str:
+        recipients = {a.lower() for a in envelope.rcpt_tos}
+        if recipients & self.drop_during_data:
+            # The data arrived but the connection breaks before the reply: the client
+            # cannot know whether the message was accepted.
+            assert server.transport is not None
+            server.transport.abort()
+            return "250 never seen"
+        for address in recipients:
+            if reply := self.data_replies.get(address):
+                return reply
         # The wire uses CRLF; tests compare with the "\n" text they built the message from.
         raw = (envelope.original_content or b"").replace(b"\r\n", b"\n")
         message = message_from_bytes(raw, policy=policy.default)
@@ -79,15 +97,19 @@ async def smtp_test_server(
     *,
     replies: Mapping[str, str] | None = None,
     credentials: tuple[str, str] | None = None,
+    data_replies: Mapping[str, str] | None = None,
+    drop_during_data: frozenset[str] = frozenset(),
 ) -> AsyncIterator[SmtpTestServer]:
-    """Serve SMTP on 127.0.0.1; `replies` maps a recipient to the reply RCPT gets.
+    """Serve SMTP on 127.0.0.1; `replies` maps a recipient to the reply RCPT gets,
+    `data_replies` to the reply after its message data, and `drop_during_data` names
+    recipients whose message data is followed by a dropped connection instead of a reply.
 
     With `credentials` the server offers AUTH (without TLS) and refuses mail until the
     client logs in with that username and password.
     """
     loop = asyncio.get_running_loop()
     state = SmtpTestServer(host="127.0.0.1", port=0)
-    handler = _Handler(state, replies or {})
+    handler = _Handler(state, replies or {}, data_replies or {}, drop_during_data)
     auth: dict[str, Any] = {}
     if credentials:
         auth = {

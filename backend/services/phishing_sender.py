@@ -1,0 +1,663 @@
+"""Durable sending of simulation emails (DESIGN.md, "Work that must not be lost").
+
+Each recipient row written at launch is a send. Workers, any number of them:
+
+1. **claim** due rows in one short transaction: `FOR UPDATE SKIP LOCKED` on PostgreSQL so
+   two workers never take the same row, at most what each sending profile's
+   messages-per-minute budget allows (the budget lives on the profile row, which the claim
+   locks, so it holds across every worker), each with a lease and a per-claim owner id;
+2. **send** them over one SMTP connection per profile and batch. Just before handing a
+   message's data to the server the worker marks that row `handover` — in the same
+   statement that records the previous message's outcome, and while the envelope
+   (MAIL FROM, RCPT TO) is on the wire, so it costs no extra round trip. The mark is
+   conditional on the row still being claimed by this worker: a send cancelled, paused or
+   re-claimed meanwhile is skipped.
+3. **recover**: a claimed row whose lease expired is claimed again (its data was never
+   handed over). A row left in `handover` by a worker that died is marked `unknown`: the
+   server may or may not have it, and sending again could deliver it twice. At most one
+   row per connection can end up so.
+
+SMTP replies decide the outcome: 2xx `sent`; 4xx retry later with backoff (up to
+`send_max_attempts`); 5xx `failed` with the server's reply; a connection that breaks after
+the data was handed over `unknown`. Every message carries a fixed Message-ID chosen at
+launch and the report header (`settings.phishing_report_header`) with the recipient's
+opaque token, which our report endpoint recognises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import formataddr, formatdate, parseaddr
+from typing import Any
+
+import aiosmtplib
+from loguru import logger
+from markupsafe import Markup
+from sqlalchemy import and_, case, exists, func, literal, or_, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.config import settings
+from core.monitoring import PHISHING_SENDS
+from db.scoping import TENANT_SETTING, bind_tenant, worker_access
+from db.session import engine, unit_of_work
+from models.base import utcnow
+from models.company import Company
+from models.email_template import EmailTemplate
+from models.phishing_campaign import (
+    CampaignRecipient,
+    CampaignStatus,
+    PhishingCampaign,
+    SendStatus,
+)
+from models.sending_profile import SendingProfile
+from services import phishing_render
+from services.email import MAX_DETAIL
+from services.sending_profiles import backend_for, check_resolved_host
+
+R = CampaignRecipient
+ACTIVE = (CampaignStatus.scheduled, CampaignStatus.running)
+RATE_WINDOW = timedelta(minutes=1)
+MAX_BACKOFF = timedelta(hours=6)
+_SMTP_BROKEN = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError)
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    id: uuid.UUID
+    company_id: uuid.UUID
+    campaign_id: uuid.UUID
+    sending_profile_id: uuid.UUID
+    template_id: uuid.UUID
+    email: str
+    first_name: str | None
+    last_name: str | None
+    department: str | None
+    job_title: str | None
+    token: str
+    message_id: str
+    attempts: int
+
+
+@dataclass(slots=True)
+class Outcome:
+    id: uuid.UUID
+    status: SendStatus
+    attempts: int
+    detail: str | None = None
+    at: datetime = field(default_factory=utcnow)
+
+    @classmethod
+    def retry(cls, send: Claimed, detail: str) -> Outcome:
+        return cls(send.id, SendStatus.pending, send.attempts, detail)
+
+
+@dataclass(slots=True)
+class PassResult:
+    claimed: int = 0
+    outcomes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+# --- links and message ---------------------------------------------------------------
+
+
+def tracking_urls(token: str) -> dict[str, str]:
+    base = settings.tracking_base_url
+    return {
+        "open": f"{base}/t/o/{token}",
+        "click": f"{base}/t/c/{token}",
+        "submit": f"{base}/t/s/{token}",
+        "report": f"{base}/t/r/{token}",
+    }
+
+
+def template_values(send: Claimed, company_name: str, from_address: str) -> dict[str, Any]:
+    urls = tracking_urls(send.token)
+    return {
+        "first_name": send.first_name or "",
+        "last_name": send.last_name or "",
+        "email": send.email,
+        "title": send.job_title or "",
+        "department": send.department or "",
+        "company_name": company_name,
+        "url": urls["click"],
+        "report_url": urls["report"],
+        "tracking_pixel": Markup(
+            '<img src="{}" width="1" height="1" alt="" style="display:none">'
+        ).format(urls["open"]),
+        "from": from_address,
+    }
+
+
+def build_message(
+    send: Claimed,
+    rendered: phishing_render.Rendered,
+    *,
+    from_address: str,
+    headers: dict[str, str],
+) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = from_address
+    name = " ".join(p for p in (send.first_name, send.last_name) if p)
+    message["To"] = formataddr((name, send.email)) if name else send.email
+    message["Subject"] = rendered.subject
+    message["Date"] = formatdate(usegmt=True)
+    message["Message-ID"] = send.message_id
+    for header, value in headers.items():
+        message[header] = value
+    message[settings.phishing_report_header] = send.token
+    text = rendered.text
+    if text is None:  # a text part helps deliverability; derive a plain one
+        text = "Open this message in an HTML-capable mail reader."
+    message.set_content(text)
+    if rendered.html is not None:
+        message.add_alternative(rendered.html, subtype="html")
+    return message
+
+
+# --- claim -----------------------------------------------------------------------------
+
+
+def _due(now: datetime) -> Any:
+    return or_(
+        and_(R.send_status == SendStatus.pending, R.send_at <= now),
+        and_(R.send_status == SendStatus.claimed, R.lease_until < now),
+    )
+
+
+async def claim(now: datetime, owner: uuid.UUID, limit: int) -> list[Claimed]:
+    """Lease up to `limit` due sends to `owner`, within each profile's rate budget."""
+    async with unit_of_work() as session, worker_access(session):
+        candidates = (
+            await session.execute(
+                select(R.id, R.sending_profile_id)
+                .join(PhishingCampaign, PhishingCampaign.id == R.campaign_id)
+                .where(_due(now), PhishingCampaign.status.in_(ACTIVE))
+                .order_by(R.send_at)
+                .limit(limit)
+                .with_for_update(of=R, skip_locked=True)
+            )
+        ).all()
+        if not candidates:
+            return []
+        by_profile: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+        for row_id, profile_id in candidates:
+            by_profile[profile_id].append(row_id)
+        chosen: list[uuid.UUID] = []
+        for profile_id, ids in by_profile.items():
+            profile = (
+                await session.execute(
+                    select(
+                        SendingProfile.messages_per_minute,
+                        SendingProfile.rate_window_start,
+                        SendingProfile.rate_window_count,
+                    )
+                    .where(SendingProfile.id == profile_id)
+                    .with_for_update()
+                    .execution_options(include_deleted=True)
+                )
+            ).one()
+            start, count = profile.rate_window_start, profile.rate_window_count
+            if start is None or now - start >= RATE_WINDOW:
+                start, count = now, 0
+            take = ids[: max(0, profile.messages_per_minute - count)]
+            if not take:
+                continue
+            await session.execute(
+                update(SendingProfile)
+                .where(SendingProfile.id == profile_id)
+                .values(rate_window_start=start, rate_window_count=count + len(take))
+                .execution_options(synchronize_session=False)
+            )
+            chosen += take
+        if not chosen:
+            return []
+        await session.execute(
+            update(R)
+            .where(R.id.in_(chosen), _due(now))
+            .values(
+                send_status=SendStatus.claimed,
+                lease_owner=owner,
+                lease_until=now + timedelta(seconds=settings.send_lease_seconds),
+                attempts=R.attempts + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        rows = (
+            await session.execute(
+                select(
+                    R.id,
+                    R.company_id,
+                    R.campaign_id,
+                    R.sending_profile_id,
+                    R.template_id,
+                    R.email,
+                    R.first_name,
+                    R.last_name,
+                    R.department,
+                    R.job_title,
+                    R.token,
+                    R.message_id,
+                    R.attempts,
+                )
+                .where(R.id.in_(chosen), R.lease_owner == owner)
+                .order_by(R.send_at)
+            )
+        ).all()
+    return [Claimed(**row._asdict()) for row in rows]
+
+
+# --- record ----------------------------------------------------------------------------
+
+
+def _backoff(attempts: int) -> timedelta:
+    delay = timedelta(seconds=settings.send_retry_seconds * 2 ** max(0, attempts - 1))
+    delay = min(delay, MAX_BACKOFF)
+    return delay * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not a secret
+
+
+def _final(outcome: Outcome) -> Outcome:
+    """A retry past the last attempt is a failure."""
+    if outcome.status is SendStatus.pending and outcome.attempts >= settings.send_max_attempts:
+        return Outcome(
+            outcome.id,
+            SendStatus.failed,
+            outcome.attempts,
+            f"gave up after {outcome.attempts} attempts: {outcome.detail}",
+            outcome.at,
+        )
+    return outcome
+
+
+def _values(outcome: Outcome) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "send_status": outcome.status,
+        "last_error": (outcome.detail or "")[:MAX_DETAIL] or None,
+        "lease_owner": None,
+        "lease_until": None,
+    }
+    if outcome.status is SendStatus.sent:
+        values["sent_at"] = outcome.at
+        values["last_error"] = None
+    if outcome.status is SendStatus.pending:
+        values["send_at"] = outcome.at + _backoff(outcome.attempts)
+    return values
+
+
+class Recorder:
+    """Writes outcomes and handover marks on one autocommit connection bound to the
+    company, one statement per message."""
+
+    def __init__(self, conn: AsyncConnection, owner: uuid.UUID) -> None:
+        self.conn = conn
+        self.owner = owner
+        self.pending: Outcome | None = None
+        self.counts: dict[str, int] = defaultdict(int)
+
+    async def step(self, outcome: Outcome | None, handover: uuid.UUID | None) -> bool:
+        """Record `outcome` (if any) and mark `handover` (if any) in one statement.
+        Returns whether the handover mark took (the row is still ours to send)."""
+        if outcome is not None:
+            outcome = _final(outcome)
+            self.counts[outcome.status.value] += 1
+            PHISHING_SENDS.labels(outcome.status.value).inc()
+        mine = R.lease_owner == self.owner
+        recordable = R.send_status.in_((SendStatus.claimed, SendStatus.handover))
+        if outcome is None:
+            if handover is None:
+                return False
+            stmt = (
+                update(R)
+                .where(mine, R.id == handover, R.send_status == SendStatus.claimed)
+                .values(send_status=SendStatus.handover)
+            )
+        elif handover is None:
+            stmt = update(R).where(mine, R.id == outcome.id, recordable).values(**_values(outcome))
+        else:
+            is_next = R.id == handover
+            columns = _values(outcome)
+            assignments: dict[str, Any] = {
+                name: case(
+                    (
+                        is_next,
+                        literal(SendStatus.handover.value)
+                        if name == "send_status"
+                        else getattr(R, name),
+                    ),
+                    else_=literal(value, type_=getattr(R, name).type),
+                )
+                for name, value in columns.items()
+            }
+            stmt = (
+                update(R)
+                .where(
+                    mine,
+                    or_(
+                        and_(is_next, R.send_status == SendStatus.claimed),
+                        and_(R.id == outcome.id, recordable),
+                    ),
+                )
+                .values(**assignments)
+            )
+        result = await self.conn.execute(stmt.returning(R.id))
+        touched = set(result.scalars().all())
+        return handover is not None and handover in touched
+
+
+# --- deliver ----------------------------------------------------------------------------
+
+
+async def _load_context(
+    company_id: uuid.UUID, profile_id: uuid.UUID, template_ids: set[uuid.UUID]
+) -> tuple[SendingProfile | None, str, dict[uuid.UUID, EmailTemplate]]:
+    async with unit_of_work() as session:
+        await bind_tenant(session, company_id)
+        # Deleted after launch: the campaign still uses what it was launched with.
+        profile = await session.scalar(
+            select(SendingProfile)
+            .where(SendingProfile.id == profile_id)
+            .execution_options(include_deleted=True)
+        )
+        company_name = await session.scalar(select(Company.name).where(Company.id == company_id))
+        templates = (
+            await session.scalars(
+                select(EmailTemplate)
+                .where(EmailTemplate.id.in_(template_ids))
+                .execution_options(include_deleted=True)
+            )
+        ).all()
+    return profile, company_name or "", {t.id: t for t in templates}
+
+
+class _Connection:
+    """One SMTP connection, opened on first use and again after it breaks."""
+
+    def __init__(self, profile: SendingProfile) -> None:
+        backend = backend_for(profile)
+        self.backend = backend
+        self.client: aiosmtplib.SMTP | None = None
+
+    async def get(self) -> aiosmtplib.SMTP:
+        if self.client is None or not self.client.is_connected:
+            b = self.backend
+            client = aiosmtplib.SMTP(
+                hostname=b.host,
+                port=b.port,
+                use_tls=b.security == "tls",
+                start_tls=b.security == "starttls",
+                timeout=b.timeout,
+            )
+            await client.connect()
+            try:
+                if b.username:
+                    password = b.password.get_secret_value() if b.password else ""
+                    await client.login(b.username, password)
+            except BaseException:
+                client.close()
+                raise
+            self.client = client
+        return self.client
+
+    async def reset(self) -> None:
+        if self.client is not None and self.client.is_connected:
+            try:
+                await self.client.rset()
+            except (aiosmtplib.SMTPException, OSError):
+                self.drop()
+
+    def drop(self) -> None:
+        if self.client is not None:
+            self.client.close()
+        self.client = None
+
+    async def close(self) -> None:
+        if self.client is not None and self.client.is_connected:
+            try:
+                await self.client.quit()
+            except (aiosmtplib.SMTPException, OSError):
+                self.client.close()
+        self.client = None
+
+
+def _reply(exc: aiosmtplib.SMTPResponseException) -> str:
+    return f"{exc.code} {exc.message}"
+
+
+def _outcome_for_reply(send: Claimed, exc: aiosmtplib.SMTPResponseException) -> Outcome:
+    if 400 <= exc.code < 500:
+        return Outcome.retry(send, _reply(exc))
+    return Outcome(send.id, SendStatus.failed, send.attempts, _reply(exc))
+
+
+async def _envelope(smtp: _Connection, sender: str, recipient: str) -> None:
+    client = await smtp.get()
+    await client.mail(sender)
+    await client.rcpt(recipient)
+
+
+async def deliver(sends: Sequence[Claimed], owner: uuid.UUID) -> dict[str, int]:
+    """Send one company's claimed rows for one profile, in order, over one connection."""
+    first = sends[0]
+    profile, company_name, templates = await _load_context(
+        first.company_id, first.sending_profile_id, {s.template_id for s in sends}
+    )
+    async with engine.connect() as base_conn:
+        conn = await base_conn.execution_options(isolation_level="AUTOCOMMIT")
+        postgres = conn.dialect.name == "postgresql"
+        if postgres:
+            await conn.execute(
+                text("SELECT set_config(:n, :v, false)"),
+                {"n": TENANT_SETTING, "v": str(first.company_id)},
+            )
+        recorder = Recorder(conn, owner)
+        try:
+            await _deliver(sends, profile, company_name, templates, recorder)
+        finally:
+            if postgres:
+                await conn.execute(text("SELECT set_config(:n, '', false)"), {"n": TENANT_SETTING})
+    return dict(recorder.counts)
+
+
+async def _deliver(
+    sends: Sequence[Claimed],
+    profile: SendingProfile | None,
+    company_name: str,
+    templates: dict[uuid.UUID, EmailTemplate],
+    recorder: Recorder,
+) -> None:
+    if profile is None:
+        for send in sends:
+            await recorder.step(
+                Outcome(send.id, SendStatus.failed, send.attempts, "sending profile not found"),
+                None,
+            )
+        return
+    try:
+        await check_resolved_host(profile.host, profile.port)
+    except Exception as exc:  # any refusal fails these sends with its reason
+        reason = getattr(exc, "message", None) or str(exc)
+        for send in sends:
+            await recorder.step(Outcome(send.id, SendStatus.failed, send.attempts, reason), None)
+        return
+
+    compiled = {
+        tid: phishing_render.compile_template(t.subject, t.html, t.text)
+        for tid, t in templates.items()
+    }
+    header_templates = {
+        name: phishing_render.compile_template(value, None, None)
+        for name, value in (profile.headers or {}).items()
+    }
+    smtp = _Connection(profile)
+    previous: Outcome | None = None
+    try:
+        for index, send in enumerate(sends):
+            template = templates.get(send.template_id)
+            try:
+                if template is None:
+                    raise LookupError("template not found")
+                values = template_values(send, company_name, profile.from_address)
+                rendered = phishing_render.render_compiled(compiled[send.template_id], values)
+                headers = {
+                    name: phishing_render.render_compiled(h, values).subject
+                    for name, h in header_templates.items()
+                }
+                data = build_message(
+                    send, rendered, from_address=profile.from_address, headers=headers
+                ).as_bytes()
+            except Exception as exc:  # a bad template or value fails this one
+                await recorder.step(previous, None)
+                previous = Outcome(
+                    send.id, SendStatus.failed, send.attempts, f"could not render: {exc}"
+                )
+                continue
+            sender = parseaddr(template.envelope_sender or profile.from_address)[1]
+            envelope = asyncio.ensure_future(_envelope(smtp, sender, send.email))
+            try:
+                marked = await recorder.step(previous, send.id)
+            except BaseException:
+                envelope.cancel()
+                raise
+            previous = None
+            try:
+                await envelope
+            except aiosmtplib.SMTPResponseException as exc:
+                previous = _outcome_for_reply(send, exc)
+                await smtp.reset()
+                continue
+            except (*_SMTP_BROKEN, aiosmtplib.SMTPException) as exc:
+                # Nothing handed over yet: this and the rest can be tried again later.
+                smtp.drop()
+                reason = f"connection failed: {exc}"
+                await recorder.step(Outcome.retry(send, reason) if marked else None, None)
+                for rest in sends[index + 1 :]:
+                    await recorder.step(Outcome.retry(rest, reason), None)
+                return
+            if not marked:  # cancelled, paused or taken over meanwhile
+                await smtp.reset()
+                continue
+            try:
+                client = await smtp.get()
+                response = await client.data(data)
+                previous = Outcome(send.id, SendStatus.sent, send.attempts, str(response))
+            except aiosmtplib.SMTPResponseException as exc:
+                previous = _outcome_for_reply(send, exc)
+            except _SMTP_BROKEN as exc:
+                smtp.drop()
+                previous = Outcome(
+                    send.id,
+                    SendStatus.unknown,
+                    send.attempts,
+                    f"connection lost during the message data: {exc}",
+                )
+        await recorder.step(previous, None)
+    finally:
+        await smtp.close()
+
+
+# --- housekeeping ------------------------------------------------------------------------
+
+
+async def housekeeping(now: datetime) -> None:
+    """Start scheduled campaigns, settle sends whose worker died mid-handover, and complete
+    campaigns whose last send is `complete_after_days` old."""
+    async with unit_of_work() as session, worker_access(session):
+        stale = await session.scalar(
+            select(func.count())
+            .select_from(R)
+            .where(R.send_status == SendStatus.handover, R.lease_until < now)
+        )
+        if stale:
+            await session.execute(
+                update(R)
+                .where(R.send_status == SendStatus.handover, R.lease_until < now)
+                .values(
+                    send_status=SendStatus.unknown,
+                    last_error="the worker stopped while handing this message over; "
+                    "it may or may not have been delivered",
+                    lease_owner=None,
+                    lease_until=None,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            PHISHING_SENDS.labels(SendStatus.unknown.value).inc(stale)
+        starting = await session.scalar(
+            select(func.count())
+            .select_from(PhishingCampaign)
+            .where(
+                PhishingCampaign.status == CampaignStatus.scheduled,
+                PhishingCampaign.launch_at <= now,
+            )
+        )
+        if starting:
+            await session.execute(
+                update(PhishingCampaign)
+                .where(
+                    PhishingCampaign.status == CampaignStatus.scheduled,
+                    PhishingCampaign.launch_at <= now,
+                )
+                .values(status=CampaignStatus.running)
+                .execution_options(synchronize_session=False)
+            )
+        unfinished = exists().where(
+            R.campaign_id == PhishingCampaign.id,
+            R.send_status.in_((SendStatus.pending, SendStatus.claimed, SendStatus.handover)),
+        )
+        last_send = (
+            select(func.max(R.sent_at)).where(R.campaign_id == PhishingCampaign.id)
+        ).scalar_subquery()
+        done = (
+            await session.execute(
+                select(
+                    PhishingCampaign.id,
+                    PhishingCampaign.complete_after_days,
+                    PhishingCampaign.launched_at,
+                    last_send,
+                ).where(PhishingCampaign.status == CampaignStatus.running, ~unfinished)
+            )
+        ).all()
+        for campaign_id, days, launched_at, last in done:
+            reference = last or launched_at or now
+            if reference + timedelta(days=days) <= now:
+                await session.execute(
+                    update(PhishingCampaign)
+                    .where(
+                        PhishingCampaign.id == campaign_id,
+                        PhishingCampaign.status == CampaignStatus.running,
+                    )
+                    .values(status=CampaignStatus.completed, completed_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+
+
+# --- the loop -------------------------------------------------------------------------------
+
+
+async def run_pass(limit: int | None = None) -> PassResult:
+    """One pass: housekeeping, then claim and send what is due, until nothing is."""
+    result = PassResult()
+    await housekeeping(utcnow())
+    while True:
+        owner = uuid.uuid4()
+        sends = await claim(utcnow(), owner, limit or settings.send_batch_size)
+        if not sends:
+            return result
+        result.claimed += len(sends)
+        groups: dict[tuple[uuid.UUID, uuid.UUID], list[Claimed]] = defaultdict(list)
+        for send in sends:
+            groups[(send.company_id, send.sending_profile_id)].append(send)
+        for group in groups.values():
+            try:
+                counts = await deliver(group, owner)
+            except Exception:
+                # The leases expire and the rows are claimed again (or settled as unknown).
+                logger.exception("phishing send batch failed")
+                continue
+            for status, count in counts.items():
+                result.outcomes[status] += count
