@@ -215,7 +215,8 @@ class TestLaunch:
         assert len(await recipients(session, created["id"])) == 3
         # Tokens: unique, URL-safe, at least 128 bits; Message-IDs unique and fixed.
         tokens = [r.token for r in rows]
-        assert len(set(tokens)) == 3 and all(len(t) >= 22 for t in tokens)
+        assert len(set(tokens)) == 3
+        assert all(len(t) >= 22 for t in tokens)
         assert all(t.replace("-", "").replace("_", "").isalnum() for t in tokens)
         assert len({r.message_id for r in rows}) == 3
 
@@ -281,7 +282,7 @@ class TestLaunch:
 class TestSending:
     async def test_every_recipient_gets_one_personal_email(self, client, session, tenant):
         async with smtp_test_server() as smtp:
-            created, user_ids, _ = await arrange(client, session, tenant, n=5, port=smtp.port)
+            created, _, _ = await arrange(client, session, tenant, n=5, port=smtp.port)
             assert (await launch(client, tenant, created["id"])).status_code == 200
             result = await phishing_sender.run_pass()
             assert result.claimed == 5
@@ -292,13 +293,15 @@ class TestSending:
         assert sorted(m.rcpt_tos[0] for m in smtp.received) == sorted(rows)
         for mail in smtp.received:
             row = rows[mail.rcpt_tos[0]]
-            assert row.send_status is SendStatus.sent and row.sent_at is not None
+            assert row.send_status is SendStatus.sent
+            assert row.sent_at is not None
             msg = mail.message
             assert msg["Message-ID"] == row.message_id
             assert msg[settings.phishing_report_header] == row.token
             assert msg["Subject"] == f"{row.first_name}, your password expires today"
             html = msg.get_body(("html",)).get_content()
-            assert f"/t/c/{row.token}" in html and f"/t/o/{row.token}" in html
+            assert f"/t/c/{row.token}" in html
+            assert f"/t/o/{row.token}" in html
             assert f"Hi {row.first_name} {row.last_name}" in html
             assert mail.mail_from == "it@acme-support.example.com"
         detail = (await client.get(f"{URL}/{created['id']}", headers=tenant.admin_headers)).json()
@@ -417,7 +420,8 @@ class TestSending:
             r = await client.post(f"{URL}/{cid}/pause", headers=tenant.admin_headers)
             assert r.json()["status"] == "paused"
             counts = await phishing_sender.deliver(claimed, owner)
-            assert counts == {} and smtp.received == []
+            assert counts == {}
+            assert smtp.received == []
             assert (await phishing_sender.run_pass()).claimed == 0
             r = await client.post(f"{URL}/{cid}/resume", headers=tenant.admin_headers)
             assert r.json()["status"] == "running"
@@ -477,7 +481,8 @@ class TestSending:
             await phishing_sender.housekeeping(datetime.now(UTC) + timedelta(seconds=1))
         campaign = await session.get(PhishingCampaign, uuid.UUID(created["id"]))
         await session.refresh(campaign)
-        assert campaign.status.value == "completed" and campaign.completed_at is not None
+        assert campaign.status.value == "completed"
+        assert campaign.completed_at is not None
 
     async def test_a_scheduled_campaign_waits_for_its_time(self, client, session, tenant):
         async with smtp_test_server() as smtp:
