@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from core.config import settings
 from models.phishing_campaign import CampaignRecipient, PhishingCampaign, SendStatus
@@ -299,7 +299,7 @@ class TestSending:
             assert msg["Message-ID"] == row.message_id
             assert msg[settings.phishing_report_header] == row.token
             assert msg["Subject"] == f"{row.first_name}, your password expires today"
-            html = msg.get_body(("html",)).get_content()
+            html = msg.get_body(("html",)).get_content()  # type: ignore[union-attr]
             assert f"/t/c/{row.token}" in html
             assert f"/t/o/{row.token}" in html
             assert f"Hi {row.first_name} {row.last_name}" in html
@@ -328,9 +328,9 @@ class TestSending:
         rows = {r.email: r for r in await recipients(session, created["id"])}
         assert rows[fine].send_status is SendStatus.sent
         assert rows[refused].send_status is SendStatus.failed
-        assert rows[refused].last_error.startswith("550")
+        assert (rows[refused].last_error or "").startswith("550")
         assert rows[busy].send_status is SendStatus.pending
-        assert rows[busy].last_error.startswith("451")
+        assert (rows[busy].last_error or "").startswith("451")
         assert rows[busy].send_at > datetime.now(UTC) + timedelta(seconds=30)
         assert rows[busy].attempts == 1
         assert [m.rcpt_tos for m in smtp.received] == [[fine]]
@@ -375,7 +375,9 @@ class TestSending:
             await launch(client, tenant, created["id"])
             result = await phishing_sender.run_pass()
         assert dict(result.outcomes) == {"failed": 2}
-        assert all(r.last_error.startswith("535") for r in await recipients(session, created["id"]))
+        assert all(
+            (r.last_error or "").startswith("535") for r in await recipients(session, created["id"])
+        )
         assert smtp.received == []
 
     async def test_an_unreachable_server_retries_everything_later(self, client, session, tenant):
@@ -450,9 +452,9 @@ class TestSending:
             assert len(taken) == 2
             # The dead worker had started handing the first one over.
             await session.execute(
-                CampaignRecipient.__table__.update()
-                .where(CampaignRecipient.__table__.c.id == taken[0].id)
-                .values(send_status=SendStatus.handover.value)
+                update(CampaignRecipient)
+                .where(CampaignRecipient.id == taken[0].id)
+                .values(send_status=SendStatus.handover)
             )
             await session.commit()
             assert await phishing_sender.claim(now, uuid.uuid4(), 10) == []  # still leased

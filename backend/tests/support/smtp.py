@@ -66,8 +66,9 @@ class _Handler:
         if recipients & self.drop_during_data:
             # The data arrived but the connection breaks before the reply: the client
             # cannot know whether the message was accepted.
-            assert server.transport is not None
-            server.transport.abort()
+            transport = server.transport
+            if isinstance(transport, asyncio.Transport):
+                transport.abort()
             return "250 never seen"
         for address in recipients:
             if reply := self.data_replies.get(address):
