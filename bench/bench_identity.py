@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import re
-import secrets
 import subprocess
 import sys
 import tempfile
@@ -20,28 +18,17 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BACKEND, LOAD_CPU, load, median, pin, uvicorn
+from common import (
+    LOAD_CPU,
+    backend_python,
+    load,
+    median,
+    pin,
+    postgres_database,
+    uvicorn,
+)
 
-PG = os.environ.get("BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432")
-APP_ROLE = "vigil_bench_app"
 PASSWORD = "bench-password-for-login"  # noqa: S105 - a throw-away bench account
-
-
-def psql(sql: str) -> None:
-    subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", sql], check=True, capture_output=True
-    )
-
-
-def backend_python(code: str, env: dict[str, str]) -> str:
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=BACKEND,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
 
 
 SEED = """
@@ -157,68 +144,52 @@ def main() -> None:
     parser.add_argument("--import-rows", type=int, default=50_000)
     args = parser.parse_args()
 
-    db = f"vigil_bench_{os.getpid()}"
-    psql(f"CREATE DATABASE {db}")
-    psql(
-        f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') "
-        f"THEN CREATE ROLE {APP_ROLE} LOGIN NOBYPASSRLS; END IF; END $$"
+    with postgres_database(
+        VIGIL_LOGIN_LIMIT_PER_IP="1000000/minute", VIGIL_MAX_BODY_BYTES=str(50 * 1024 * 1024)
+    ) as env:
+        run(args, env)
+
+
+def run(args: argparse.Namespace, env: dict[str, str]) -> None:
+    token, user_id = backend_python(SEED.format(password=PASSWORD), env).split()
+    auth = {"Authorization": f"Bearer {token}"}
+    full, bare = [], []
+    for round_no in range(args.rounds):
+        order = [
+            ("main:app", full, f"/api/v1/users/{user_id}", auth),
+            ("bench.bare_db_app:app", bare, f"/users/{user_id}", {}),
+        ]
+        if round_no % 2:
+            order.reverse()
+        for app, results, path, headers in order:
+            with uvicorn(app, env) as server:
+                load(server, path, seconds=2, headers=headers)
+                results.append(load(server, path, seconds=args.seconds, headers=headers))
+    errors = sum(r.errors for r in full + bare)
+    f_rate, b_rate = median([r.rate for r in full]), median([r.rate for r in bare])
+    f_cpu, b_cpu = (
+        median([r.cpu_us_per_request for r in full]),
+        median([r.cpu_us_per_request for r in bare]),
     )
-    owner_url = f"{PG}/{db}"
-    app_url = owner_url.replace("postgres@", f"{APP_ROLE}@")
-    env = {
-        "VIGIL_ENV": "production",
-        "VIGIL_SECRET_KEY": secrets.token_urlsafe(48),
-        "VIGIL_DATABASE_URL": app_url,
-        "VIGIL_MIGRATION_DATABASE_URL": owner_url,
-        "VIGIL_DATABASE_APP_ROLE": APP_ROLE,
-        "VIGIL_WORKERS_IN_PROCESS": "false",
-        "VIGIL_LOGIN_LIMIT_PER_IP": "1000000/minute",
-        "VIGIL_LOG_LEVEL": "WARNING",
-        "VIGIL_MAX_BODY_BYTES": str(50 * 1024 * 1024),
-        "BENCH_DATABASE_URL": owner_url,
-    }
-    try:
-        token, user_id = backend_python(SEED.format(password=PASSWORD), env).split()
-        auth = {"Authorization": f"Bearer {token}"}
-        full, bare = [], []
-        for round_no in range(args.rounds):
-            order = [
-                ("main:app", full, f"/api/v1/users/{user_id}", auth),
-                ("bench.bare_db_app:app", bare, f"/users/{user_id}", {}),
-            ]
-            if round_no % 2:
-                order.reverse()
-            for app, results, path, headers in order:
-                with uvicorn(app, env) as server:
-                    load(server, path, seconds=2, headers=headers)
-                    results.append(load(server, path, seconds=args.seconds, headers=headers))
-        errors = sum(r.errors for r in full + bare)
-        f_rate, b_rate = median([r.rate for r in full]), median([r.rate for r in bare])
-        f_cpu, b_cpu = (
-            median([r.cpu_us_per_request for r in full]),
-            median([r.cpu_us_per_request for r in bare]),
+    print("Identity on PostgreSQL (app role under row-level security)")
+    print(f"  GET /api/v1/users/{{id}} : {f_rate:7.0f} req/s  {f_cpu:5.0f} us CPU/request")
+    print(f"  bare FastAPI+SQLAlchemy : {b_rate:7.0f} req/s  {b_cpu:5.0f} us CPU/request")
+    print(f"  ratio                   : {f_rate / b_rate:.2f} (goal >= 0.60); errors {errors}")
+    with uvicorn("main:app", env) as server:
+        lat = wrk_latency(f"{server.base}/api/v1/users?limit=50", auth, args.seconds, 16)
+        print(
+            f"  GET /users?limit=50 over 10,001 users, 16 connections: "
+            f"p50 {lat.get('50')}  p99 {lat.get('99')}  ({lat['rate']} req/s)"
         )
-        print("Identity on PostgreSQL (app role under row-level security)")
-        print(f"  GET /api/v1/users/{{id}} : {f_rate:7.0f} req/s  {f_cpu:5.0f} us CPU/request")
-        print(f"  bare FastAPI+SQLAlchemy : {b_rate:7.0f} req/s  {b_cpu:5.0f} us CPU/request")
-        print(f"  ratio                   : {f_rate / b_rate:.2f} (goal >= 0.60); errors {errors}")
-        with uvicorn("main:app", env) as server:
-            lat = wrk_latency(f"{server.base}/api/v1/users?limit=50", auth, args.seconds, 16)
-            print(
-                f"  GET /users?limit=50 over 10,001 users, 16 connections: "
-                f"p50 {lat.get('50')}  p99 {lat.get('99')}  ({lat['rate']} req/s)"
-            )
-            with ThreadPoolExecutor(1) as pool:
-                verify_rate = float(pool.submit(backend_python, VERIFY, env).result())
-            rate = login_rate(server.base, args.seconds, 8)
-            print(
-                f"  login: {rate:.1f}/s through the API; bcrypt cost 12 verifies on one core: "
-                f"{verify_rate:.1f}/s (ratio {rate / verify_rate:.2f}; the API hashes in threads)"
-            )
-            seconds = import_csv(server.base, token, args.import_rows)
-            print(f"  CSV import of {args.import_rows} rows: {seconds:.1f} s (goal < 30 s)")
-    finally:
-        psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+        with ThreadPoolExecutor(1) as pool:
+            verify_rate = float(pool.submit(backend_python, VERIFY, env).result())
+        rate = login_rate(server.base, args.seconds, 8)
+        print(
+            f"  login: {rate:.1f}/s through the API; bcrypt cost 12 verifies on one core: "
+            f"{verify_rate:.1f}/s (ratio {rate / verify_rate:.2f}; the API hashes in threads)"
+        )
+        seconds = import_csv(server.base, token, args.import_rows)
+        print(f"  CSV import of {args.import_rows} rows: {seconds:.1f} s (goal < 30 s)")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -18,6 +19,59 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 BACKEND = REPO / "backend"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+PG = os.environ.get("BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432")
+APP_ROLE = "vigil_bench_app"
+
+
+def psql(sql: str) -> None:
+    subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", sql], check=True, capture_output=True
+    )
+
+
+def backend_python(code: str, env: dict[str, str], *, cpu: int | None = None) -> str:
+    """Run `code` with the backend on the path and `env` set; return what it printed."""
+    done = subprocess.run(
+        [*(pin(cpu) if cpu is not None else []), sys.executable, "-c", code],
+        cwd=BACKEND,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode:
+        raise RuntimeError(f"backend script failed:\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+@contextmanager
+def postgres_database(**settings: str) -> Iterator[dict[str, str]]:
+    """A throw-away database and the environment that points Vigil at it: the app role
+    under row-level security, the owner for migrations, production settings."""
+    db = f"vigil_bench_{os.getpid()}"
+    psql(f"CREATE DATABASE {db}")
+    psql(
+        f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') "
+        f"THEN CREATE ROLE {APP_ROLE} LOGIN NOBYPASSRLS; END IF; END $$"
+    )
+    owner_url = f"{PG}/{db}"
+    env = {
+        "VIGIL_ENV": "production",
+        "VIGIL_SECRET_KEY": secrets.token_urlsafe(48),
+        "VIGIL_DATABASE_URL": owner_url.replace("postgres@", f"{APP_ROLE}@"),
+        "VIGIL_MIGRATION_DATABASE_URL": owner_url,
+        "VIGIL_DATABASE_APP_ROLE": APP_ROLE,
+        "VIGIL_WORKERS_IN_PROCESS": "false",
+        "VIGIL_LOG_LEVEL": "WARNING",
+        "BENCH_DATABASE_URL": owner_url,
+        **settings,
+    }
+    try:
+        yield env
+    finally:
+        psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
 
 
 # With two cores, the server and the load generator each get one: left to the scheduler
@@ -192,3 +246,38 @@ def median(values: list[float]) -> float:
     ordered = sorted(values)
     mid = len(ordered) // 2
     return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+@dataclass
+class Sink:
+    proc: subprocess.Popen[bytes]
+    port: int
+    counts_file: Path
+
+    def counts(self) -> dict[str, int]:
+        """Stop the sink and return the messages it received per recipient."""
+        import json
+
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+        counts: dict[str, int] = json.loads(self.counts_file.read_text())
+        return counts
+
+
+@contextmanager
+def smtp_sink(folder: Path, *, delay: float = 0.0, cpu: int = LOAD_CPU) -> Iterator[Sink]:
+    """`bench/smtp_sink.py` in its own process (on the load generator's core)."""
+    port_file, counts_file = folder / "sink.port", folder / "sink.counts"
+    argv = [sys.executable, str(REPO / "bench" / "smtp_sink.py")]
+    argv += ["--port-file", str(port_file), "--counts-file", str(counts_file)]
+    proc = subprocess.Popen([*pin(cpu), *argv, "--delay", str(delay)])
+    try:
+        deadline = time.monotonic() + 15
+        while not port_file.exists() or not port_file.read_text():
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("the SMTP sink did not start")
+            time.sleep(0.05)
+        yield Sink(proc, int(port_file.read_text()), counts_file)
+    finally:
+        if proc.poll() is None:
+            proc.kill()

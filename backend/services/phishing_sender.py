@@ -28,26 +28,32 @@ from __future__ import annotations
 
 import asyncio
 import random
+import secrets
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.message import EmailMessage
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate, parseaddr
 from typing import Any
 
 import aiosmtplib
 from loguru import logger
 from markupsafe import Markup
-from sqlalchemy import and_, case, exists, func, literal, or_, select, text, update
+from sqlalchemy import Uuid, and_, bindparam, exists, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.types import TypeEngine
 
 from core.config import settings
 from core.monitoring import PHISHING_SENDS
 from db.scoping import TENANT_SETTING, bind_tenant, worker_access
 from db.session import engine, unit_of_work
-from models.base import utcnow
+from models.base import UTCDateTime, utcnow
 from models.company import Company
 from models.email_template import EmailTemplate
 from models.phishing_campaign import (
@@ -135,29 +141,45 @@ def template_values(send: Claimed, company_name: str, from_address: str) -> dict
     }
 
 
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP  # readable bodies, as mail clients send them (not base64)
+_UTF8_QP.header_encoding = QP
+
+
+def _header(value: str) -> str:
+    return value if value.isascii() else Header(value, _UTF8_QP).encode()
+
+
 def build_message(
     send: Claimed,
     rendered: phishing_render.Rendered,
     *,
     from_address: str,
     headers: dict[str, str],
-) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = from_address
+) -> Message:
+    """The MIME message for one recipient. Built with the `compat32` classes: three times
+    faster than `EmailMessage`, which matters at thousands of messages a minute."""
+    text = rendered.text
+    if text is None:  # a text part helps deliverability
+        text = "Open this message in an HTML-capable mail reader."
+    message: Message
+    if rendered.html is None:
+        message = MIMEText(text, "plain", _UTF8_QP)  # type: ignore[arg-type]  # a Charset works
+    else:
+        # A boundary of our own: left to the library, it scans the bodies with a fresh
+        # regular expression per message to pick one.
+        message = MIMEMultipart("alternative", boundary=f"=_{secrets.token_hex(16)}")
+        message.attach(MIMEText(text, "plain", _UTF8_QP))  # type: ignore[arg-type]
+        message.attach(MIMEText(rendered.html, "html", _UTF8_QP))  # type: ignore[arg-type]
+    message["From"] = _header(from_address)
     name = " ".join(p for p in (send.first_name, send.last_name) if p)
-    message["To"] = formataddr((name, send.email)) if name else send.email
-    message["Subject"] = rendered.subject
+    message["To"] = formataddr((name, send.email), charset="utf-8") if name else send.email
+    message["Subject"] = _header(rendered.subject)
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = send.message_id
     for header, value in headers.items():
-        message[header] = value
+        message[header] = _header(value)
     message[settings.phishing_report_header] = send.token
-    text = rendered.text
-    if text is None:  # a text part helps deliverability; derive a plain one
-        text = "Open this message in an HTML-capable mail reader."
-    message.set_content(text)
-    if rendered.html is not None:
-        message.add_alternative(rendered.html, subtype="html")
     return message
 
 
@@ -275,79 +297,92 @@ def _final(outcome: Outcome) -> Outcome:
     return outcome
 
 
-def _values(outcome: Outcome) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "send_status": outcome.status,
-        "last_error": (outcome.detail or "")[:MAX_DETAIL] or None,
-        "lease_owner": None,
-        "lease_until": None,
+_TYPES: dict[str, TypeEngine[Any]] = {
+    "cur": Uuid(),
+    "prev": Uuid(),
+    "owner": Uuid(),
+    "sent_at": UTCDateTime(),
+    "send_at": UTCDateTime(),
+}
+_MINE = "lease_owner = :owner"
+_SETTLE = (
+    "send_status = :status, sent_at = COALESCE(:sent_at, sent_at), "
+    "send_at = COALESCE(:send_at, send_at), last_error = :error, "
+    "lease_owner = NULL, lease_until = NULL"
+)
+_MARK = (
+    text(
+        "UPDATE phishing_recipients SET send_status = 'handover' "  # noqa: S608 - constants only
+        f"WHERE id = :cur AND {_MINE} AND send_status = 'claimed' RETURNING id"
+    )
+    .bindparams(*(bindparam(n, type_=_TYPES[n]) for n in ("cur", "owner")))
+    .columns(id=Uuid())
+)
+_RECORD = (
+    text(
+        f"UPDATE phishing_recipients SET {_SETTLE} "  # noqa: S608 - constants only
+        f"WHERE id = :prev AND {_MINE} AND send_status IN ('claimed', 'handover') RETURNING id"
+    )
+    .bindparams(*(bindparam(n, type_=_TYPES[n]) for n in ("prev", "owner", "sent_at", "send_at")))
+    .columns(id=Uuid())
+)
+_BOTH = (
+    text(
+        "UPDATE phishing_recipients SET "  # noqa: S608 - constants only
+        "send_status = CASE WHEN id = :cur THEN 'handover' ELSE :status END, "
+        "sent_at = CASE WHEN id = :cur THEN sent_at ELSE COALESCE(:sent_at, sent_at) END, "
+        "send_at = CASE WHEN id = :cur THEN send_at ELSE COALESCE(:send_at, send_at) END, "
+        "last_error = CASE WHEN id = :cur THEN last_error ELSE :error END, "
+        "lease_owner = CASE WHEN id = :cur THEN lease_owner END, "
+        "lease_until = CASE WHEN id = :cur THEN lease_until END "
+        f"WHERE {_MINE} AND ((id = :cur AND send_status = 'claimed') "
+        "OR (id = :prev AND send_status IN ('claimed', 'handover'))) RETURNING id"
+    )
+    .bindparams(*(bindparam(n, type_=t) for n, t in _TYPES.items()))
+    .columns(id=Uuid())
+)
+
+
+def _settle_params(outcome: Outcome) -> dict[str, Any]:
+    sent = outcome.status is SendStatus.sent
+    return {
+        "prev": outcome.id,
+        "status": outcome.status.value,
+        "sent_at": outcome.at if sent else None,
+        "send_at": (
+            outcome.at + _backoff(outcome.attempts)
+            if outcome.status is SendStatus.pending
+            else None
+        ),
+        "error": None if sent else ((outcome.detail or "")[:MAX_DETAIL] or None),
     }
-    if outcome.status is SendStatus.sent:
-        values["sent_at"] = outcome.at
-        values["last_error"] = None
-    if outcome.status is SendStatus.pending:
-        values["send_at"] = outcome.at + _backoff(outcome.attempts)
-    return values
 
 
 class Recorder:
     """Writes outcomes and handover marks on one autocommit connection bound to the
-    company, one statement per message."""
+    company: one prepared statement per message."""
 
     def __init__(self, conn: AsyncConnection, owner: uuid.UUID) -> None:
         self.conn = conn
         self.owner = owner
-        self.pending: Outcome | None = None
         self.counts: dict[str, int] = defaultdict(int)
 
     async def step(self, outcome: Outcome | None, handover: uuid.UUID | None) -> bool:
         """Record `outcome` (if any) and mark `handover` (if any) in one statement.
         Returns whether the handover mark took (the row is still ours to send)."""
+        params: dict[str, Any] = {"owner": self.owner}
         if outcome is not None:
             outcome = _final(outcome)
             self.counts[outcome.status.value] += 1
             PHISHING_SENDS.labels(outcome.status.value).inc()
-        mine = R.lease_owner == self.owner
-        recordable = R.send_status.in_((SendStatus.claimed, SendStatus.handover))
-        if outcome is None:
-            if handover is None:
-                return False
-            stmt = (
-                update(R)
-                .where(mine, R.id == handover, R.send_status == SendStatus.claimed)
-                .values(send_status=SendStatus.handover)
-            )
-        elif handover is None:
-            stmt = update(R).where(mine, R.id == outcome.id, recordable).values(**_values(outcome))
-        else:
-            is_next = R.id == handover
-            columns = _values(outcome)
-            assignments: dict[str, Any] = {
-                name: case(
-                    (
-                        is_next,
-                        literal(SendStatus.handover.value)
-                        if name == "send_status"
-                        else getattr(R, name),
-                    ),
-                    else_=literal(value, type_=getattr(R, name).type),
-                )
-                for name, value in columns.items()
-            }
-            stmt = (
-                update(R)
-                .where(
-                    mine,
-                    or_(
-                        and_(is_next, R.send_status == SendStatus.claimed),
-                        and_(R.id == outcome.id, recordable),
-                    ),
-                )
-                .values(**assignments)
-            )
-        result = await self.conn.execute(stmt.returning(R.id))
-        touched = set(result.scalars().all())
-        return handover is not None and handover in touched
+            params |= _settle_params(outcome)
+        if handover is not None:
+            params["cur"] = handover
+        if outcome is None and handover is None:
+            return False
+        statement = _BOTH if outcome and handover else _MARK if handover else _RECORD
+        result = await self.conn.execute(statement, params)
+        return handover is not None and handover in set(result.scalars().all())
 
 
 # --- deliver ----------------------------------------------------------------------------
@@ -451,8 +486,15 @@ async def deliver(sends: Sequence[Claimed], owner: uuid.UUID) -> dict[str, int]:
         conn = await base_conn.execution_options(isolation_level="AUTOCOMMIT")
         postgres = conn.dialect.name == "postgresql"
         if postgres:
+            # One short commit per message: without waiting for the WAL flush each costs
+            # ~0.2 ms instead of ~2 ms. A worker crash loses nothing (the server has it);
+            # only a database crash can lose the last fraction of a second of marks, whose
+            # rows are then claimed and sent again: a possible duplicate, never a loss.
             await conn.execute(
-                text("SELECT set_config(:n, :v, false)"),
+                text(
+                    "SELECT set_config(:n, :v, false), "
+                    "set_config('synchronous_commit', 'off', false)"
+                ),
                 {"n": TENANT_SETTING, "v": str(first.company_id)},
             )
         recorder = Recorder(conn, owner)
