@@ -29,6 +29,7 @@ VARIABLES = (
     "department",
     "company_name",
     "url",
+    "report_url",
     "tracking_pixel",
     "from",
 )
@@ -40,6 +41,7 @@ SAMPLE: dict[str, Any] = {
     "department": "Finance",
     "company_name": "Example Corp",
     "url": "https://phish.example.com/t/c/sample-token",
+    "report_url": "https://phish.example.com/t/r/sample-token",
     "tracking_pixel": Markup(
         '<img src="https://phish.example.com/t/o/sample" width="1" height="1" alt="">'
     ),
