@@ -125,6 +125,7 @@ class Settings(BaseSettings):
     send_max_attempts: int = Field(default=5, ge=1, le=50)
     send_retry_seconds: int = Field(default=60, ge=1)  # first retry; doubles each time
     send_poll_seconds: float = Field(default=1.0, gt=0)
+    send_connections: int = Field(default=2, ge=1, le=20)  # per profile and worker
 
     # --- file storage ---
     storage_backend: Literal["local", "s3"] = "local"

@@ -477,11 +477,31 @@ async def _envelope(smtp: _Connection, sender: str, recipient: str) -> None:
 
 
 async def deliver(sends: Sequence[Claimed], owner: uuid.UUID) -> dict[str, int]:
-    """Send one company's claimed rows for one profile, in order, over one connection."""
+    """Send one company's claimed rows for one profile over `send_connections` SMTP
+    connections at once (each with its own database connection for the marks): while one
+    waits for the server's reply, the next message is built and sent on another."""
     first = sends[0]
     profile, company_name, templates = await _load_context(
         first.company_id, first.sending_profile_id, {s.template_id for s in sends}
     )
+    lanes = [sends[i :: settings.send_connections] for i in range(settings.send_connections)]
+    counts: dict[str, int] = defaultdict(int)
+    results = await asyncio.gather(
+        *(_lane(lane, owner, profile, company_name, templates) for lane in lanes if lane)
+    )
+    for result in results:
+        for status, count in result.items():
+            counts[status] += count
+    return dict(counts)
+
+
+async def _lane(
+    sends: Sequence[Claimed],
+    owner: uuid.UUID,
+    profile: SendingProfile | None,
+    company_name: str,
+    templates: dict[uuid.UUID, EmailTemplate],
+) -> dict[str, int]:
     async with engine.connect() as base_conn:
         conn = await base_conn.execution_options(isolation_level="AUTOCOMMIT")
         postgres = conn.dialect.name == "postgresql"
@@ -491,18 +511,18 @@ async def deliver(sends: Sequence[Claimed], owner: uuid.UUID) -> dict[str, int]:
             # only a database crash can lose the last fraction of a second of marks, whose
             # rows are then claimed and sent again: a possible duplicate, never a loss.
             await conn.execute(
-                text(
-                    "SELECT set_config(:n, :v, false), "
-                    "set_config('synchronous_commit', 'off', false)"
-                ),
-                {"n": TENANT_SETTING, "v": str(first.company_id)},
+                text("SELECT set_config(:n, :v, false), set_config(:s, 'off', false)"),
+                {"n": TENANT_SETTING, "v": str(sends[0].company_id), "s": "synchronous_commit"},
             )
         recorder = Recorder(conn, owner)
         try:
             await _deliver(sends, profile, company_name, templates, recorder)
         finally:
-            if postgres:
-                await conn.execute(text("SELECT set_config(:n, '', false)"), {"n": TENANT_SETTING})
+            if postgres:  # the connection goes back to the pool: leave nothing behind
+                await conn.execute(
+                    text("SELECT set_config(:n, '', false), set_config(:s, 'on', false)"),
+                    {"n": TENANT_SETTING, "s": "synchronous_commit"},
+                )
     return dict(recorder.counts)
 
 
