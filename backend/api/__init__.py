@@ -19,6 +19,7 @@ from api.routes import (
     sending_profiles,
     user_import,
     users,
+    webhooks,
 )
 
 ROUTERS = (
@@ -33,6 +34,7 @@ ROUTERS = (
     email_templates,
     landing_pages,
     files,
+    webhooks,
 )
 
 

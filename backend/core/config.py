@@ -113,6 +113,18 @@ class Settings(BaseSettings):
     # loopback or link-local addresses (our own network). Default: only outside production.
     allow_private_network_targets: bool | None = None
 
+    # --- outgoing webhooks ---
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # Attempts per event and endpoint before a delivery is abandoned; retries wait
+    # base * 2^(n-1) seconds (± 25 % jitter), at most `webhook_retry_max_seconds`.
+    webhook_max_attempts: int = Field(default=15, ge=1, le=50)
+    webhook_retry_base_seconds: float = Field(default=30.0, gt=0)
+    webhook_retry_max_seconds: float = Field(default=6 * 3600.0, gt=0)
+    # An endpoint is disabled (and the company's admins emailed) after this many failed
+    # attempts in a row, or after failing without a success for this many hours.
+    webhook_disable_after_failures: int = Field(default=15, ge=1)
+    webhook_disable_after_hours: float = Field(default=24.0, gt=0)
+
     # --- file storage ---
     storage_backend: Literal["local", "s3"] = "local"
     storage_local_path: Path = REPO_DIR / "var" / "storage"

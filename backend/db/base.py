@@ -10,6 +10,7 @@ from models.group import Group, GroupManager, GroupMember
 from models.landing_page import LandingPage
 from models.sending_profile import SendingProfile
 from models.user import User
+from models.webhook import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ApiKey",
@@ -26,4 +27,6 @@ __all__ = [
     "SendingProfile",
     "User",
     "UserToken",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

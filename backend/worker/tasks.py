@@ -3,3 +3,5 @@ state and calls a service, so running it twice does no harm. Importing this modu
 registers every task with the broker (the worker process imports it at start)."""
 
 from __future__ import annotations
+
+from worker import webhooks  # noqa: F401  (registers the webhook task and loop)
