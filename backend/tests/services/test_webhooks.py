@@ -340,3 +340,24 @@ def test_signature_is_hmac_sha256_over_timestamp_and_body():
     body = b'{"id":"1"}'
     expected = hmac.new(b"k", b"1700000000." + body, hashlib.sha256).hexdigest()
     assert sign("k", 1700000000, body) == expected
+
+
+@pytest.mark.postgres_only
+class TestWorkerScanPolicy:
+    async def test_it_opens_the_queue_for_reading_only_while_on(self, tenant):
+        from sqlalchemy import func, select
+
+        from db.scoping import worker_scan
+
+        await endpoint_for(tenant.company.id, "https://a.example.com/")
+        await emit_committed(tenant.company.id, "report.received", {})
+        count = select(func.count()).select_from(WebhookDelivery)
+        async with unit_of_work() as session:
+            assert await session.scalar(count) == 0  # no company bound: no rows
+        async with unit_of_work() as session, worker_scan(session):
+            assert await session.scalar(count) == 1
+            assert await session.scalar(select(func.count()).select_from(WebhookEndpoint)) == 0
+            result = await session.execute(
+                update(WebhookDelivery).values(status=DeliveryStatus.abandoned)
+            )
+            assert result.rowcount == 0  # type: ignore[attr-defined]  # reads only
