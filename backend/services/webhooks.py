@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,6 +44,11 @@ from worker.webhooks import deliver_webhooks
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, so a leaked secret is recognisable
 _NUDGED = "vigil_webhooks_nudged"
+_SUBSCRIBERS = select(WebhookEndpoint.id, WebhookEndpoint.events).where(
+    WebhookEndpoint.company_id == bindparam("company_id"),
+    WebhookEndpoint.active.is_(True),
+    WebhookEndpoint.deleted_at.is_(None),
+)
 
 
 class WebhookNotFound(NotFound):
@@ -256,13 +261,11 @@ async def emit(
     """
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {event_type!r}")
-    rows = await session.execute(
-        select(WebhookEndpoint.id, WebhookEndpoint.events).where(
-            WebhookEndpoint.company_id == company_id,
-            WebhookEndpoint.active.is_(True),
-            WebhookEndpoint.deleted_at.is_(None),
-        )
-    )
+    # Built once and run on the connection, not through the ORM session: this runs inside
+    # every tracked action, and building the statement and the ORM's hooks each time cost
+    # more than the indexed query itself (measured: ~0.25 ms of ~0.5 ms).
+    connection = await session.connection()
+    rows = await connection.execute(_SUBSCRIBERS, {"company_id": company_id})
     targets = [row.id for row in rows if subscribes(row.events, event_type)]
     if targets:
         await _write_deliveries(session, company_id, event_type, data, targets, event_id=event_id)
