@@ -20,6 +20,7 @@ from api.routes import (
     sending_profiles,
     user_import,
     users,
+    webhooks,
 )
 
 ROUTERS = (
@@ -35,6 +36,7 @@ ROUTERS = (
     landing_pages,
     phishing_campaigns,
     files,
+    webhooks,
 )
 
 

@@ -126,6 +126,17 @@ class Settings(BaseSettings):
     send_retry_seconds: int = Field(default=60, ge=1)  # first retry; doubles each time
     send_poll_seconds: float = Field(default=1.0, gt=0)
     send_connections: int = Field(default=2, ge=1, le=20)  # per profile and worker
+    # --- outgoing webhooks ---
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # Attempts per event and endpoint before a delivery is abandoned; retries wait
+    # base * 2^(n-1) seconds (± 25 % jitter), at most `webhook_retry_max_seconds`.
+    webhook_max_attempts: int = Field(default=15, ge=1, le=50)
+    webhook_retry_base_seconds: float = Field(default=30.0, gt=0)
+    webhook_retry_max_seconds: float = Field(default=6 * 3600.0, gt=0)
+    # An endpoint is disabled (and the company's admins emailed) after this many failed
+    # attempts in a row, or after failing without a success for this many hours.
+    webhook_disable_after_failures: int = Field(default=15, ge=1)
+    webhook_disable_after_hours: float = Field(default=24.0, gt=0)
 
     # --- file storage ---
     storage_backend: Literal["local", "s3"] = "local"

@@ -60,6 +60,24 @@ JOB_DISPATCH_FAILURES = Counter(
     ("task",),
     registry=registry,
 )
+WEBHOOK_ATTEMPTS = Counter(
+    "vigil_webhook_delivery_attempts_total",
+    "Webhook delivery attempts by outcome: succeeded, retry (failed, will be retried), "
+    "abandoned (out of attempts) or refused (the target is on a forbidden network).",
+    ("outcome",),
+    registry=registry,
+)
+WEBHOOK_DURATION = Histogram(
+    "vigil_webhook_delivery_duration_seconds",
+    "Time from connecting to a webhook receiver to its answer (or the failure).",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+    registry=registry,
+)
+WEBHOOK_ENDPOINTS_DISABLED = Counter(
+    "vigil_webhook_endpoints_disabled_total",
+    "Webhook endpoints disabled automatically because they kept failing.",
+    registry=registry,
+)
 
 PHISHING_SENDS = Counter(
     "vigil_phishing_sends_total",

@@ -24,6 +24,7 @@ class Permission(StrEnum):
     platform_companies = "platform:companies"
     phishing_manage = "phishing:manage"
     content_manage = "content:manage"
+    webhooks_manage = "webhooks:manage"
 
 
 _ADMIN = frozenset(
@@ -38,6 +39,7 @@ _ADMIN = frozenset(
         Permission.audit_read,
         Permission.phishing_manage,
         Permission.content_manage,
+        Permission.webhooks_manage,
     }
 )
 

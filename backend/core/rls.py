@@ -15,6 +15,11 @@ company is known. Those tables get a `worker_access` policy open only while `app
 is 'on', which `db.scoping.worker_access` sets around the claim and clears at once; the
 work itself then runs bound to its company like a request.
 
+Queues of durable rows (webhook deliveries, …) are polled by workers that do not yet know
+which companies have work due. Such a table may get a read-only `worker_scan` policy, open
+only while `app.worker_scan` is 'on' (`db.scoping.worker_scan`), for the one query that
+finds those companies; the claim and everything after it run bound to each company.
+
 Migrations call these helpers with explicit table names; `tests/db/test_rls.py` checks the
 catalog so that a new tenant table cannot be left without them.
 """
@@ -26,12 +31,15 @@ from collections.abc import Callable
 CURRENT_COMPANY = "nullif(current_setting('app.company_id', true), '')::uuid"
 LOOKUP_ON = "current_setting('app.auth_lookup', true) = 'on'"
 WORKER_ON = "current_setting('app.worker', true) = 'on'"
+WORKER_SCAN_ON = "current_setting('app.worker_scan', true) = 'on'"
 
 # Tables read by credential before the company is known.
 LOOKUP_TABLES = frozenset({"users", "refresh_tokens", "user_tokens", "api_keys"})
 
 
-def enable_statements(table: str, *, nullable_company: bool = False) -> list[str]:
+def enable_statements(
+    table: str, *, nullable_company: bool = False, worker_scan: bool = False
+) -> list[str]:
     check = (
         f"company_id IS NOT DISTINCT FROM {CURRENT_COMPANY}"
         if nullable_company
@@ -45,11 +53,17 @@ def enable_statements(table: str, *, nullable_company: bool = False) -> list[str
     ]
     if table in LOOKUP_TABLES:
         statements.append(f"CREATE POLICY auth_lookup ON {table} FOR SELECT USING ({LOOKUP_ON})")
+    if worker_scan:
+        statements.append(
+            f"CREATE POLICY worker_scan ON {table} FOR SELECT USING ({WORKER_SCAN_ON})"
+        )
     return statements
 
 
-def disable_statements(table: str) -> list[str]:
+def disable_statements(table: str, *, worker_scan: bool = False) -> list[str]:
     statements = [f"DROP POLICY IF EXISTS tenant_isolation ON {table}"]
+    if worker_scan:
+        statements.append(f"DROP POLICY IF EXISTS worker_scan ON {table}")
     if table in LOOKUP_TABLES:
         statements.append(f"DROP POLICY IF EXISTS auth_lookup ON {table}")
     statements += [

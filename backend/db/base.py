@@ -11,6 +11,7 @@ from models.landing_page import LandingPage
 from models.phishing_campaign import CampaignRecipient, PhishingCampaign
 from models.sending_profile import SendingProfile
 from models.user import User
+from models.webhook import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ApiKey",
@@ -29,4 +30,6 @@ __all__ = [
     "SendingProfile",
     "User",
     "UserToken",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -71,17 +71,28 @@ async def get_scoped(
 
 
 @asynccontextmanager
-async def auth_lookup(session: AsyncSession) -> AsyncIterator[None]:
-    """Open the credential tables for reading across companies, for the few queries that
-    find a user, token or key before the company is known; closed again at once."""
+async def _policy_flag(session: AsyncSession, name: str) -> AsyncIterator[None]:
     postgres = session.get_bind().dialect.name == "postgresql"
     if postgres:
-        await session.execute(text("SELECT set_config('app.auth_lookup', 'on', true)"))
+        await session.execute(text("SELECT set_config(:n, 'on', true)"), {"n": name})
     try:
         yield
     finally:
         if postgres:
-            await session.execute(text("SELECT set_config('app.auth_lookup', 'off', true)"))
+            await session.execute(text("SELECT set_config(:n, 'off', true)"), {"n": name})
+
+
+def auth_lookup(session: AsyncSession) -> AbstractAsyncContextManager[None]:
+    """Open the credential tables for reading across companies, for the few queries that
+    find a user, token or key before the company is known; closed again at once."""
+    return _policy_flag(session, "app.auth_lookup")
+
+
+def worker_scan(session: AsyncSession) -> AbstractAsyncContextManager[None]:
+    """Open the queue tables that allow it (`core.rls`, `worker_scan=True`) for reading
+    across companies, for a worker's query of which companies have work due; the claim
+    that follows runs bound to each company (`bind_tenant`)."""
+    return _policy_flag(session, "app.worker_scan")
 
 
 @asynccontextmanager

@@ -8,8 +8,6 @@ and checks every address before connecting.
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
 import uuid
 from email.utils import parseaddr
 from html import escape
@@ -21,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.config import settings
 from core.crypto import decrypt_secret, encrypt_secret
 from core.exceptions import BadRequest, NotFound
-from core.network import is_public_address
+from core.outbound import TargetRefused, TargetUnresolvable, check_literal_target, checked_address
 from db.pagination import PageParams, PageResult, paginate
 from db.scoping import AuthContext, RequestMeta, get_scoped, scoped_select
 from models.sending_profile import SendingProfile
@@ -61,26 +59,20 @@ def _check_literal_host(host: str) -> None:
     """Refuse an IP literal on a forbidden network at save time (names are checked when
     they are resolved, at send time)."""
     try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        local_name = host == "localhost" or host.endswith(".localhost")
-        if local_name and not settings.private_targets_allowed:
-            raise ForbiddenHost() from None
-        return
-    if not settings.private_targets_allowed and not is_public_address(host):
-        raise ForbiddenHost()
+        check_literal_target(host)
+    except TargetRefused as exc:
+        raise ForbiddenHost() from exc
 
 
 async def check_resolved_host(host: str, port: int) -> None:
     if settings.private_targets_allowed:
         return
-    loop = asyncio.get_running_loop()
     try:
-        infos = await loop.getaddrinfo(host, port)
-    except OSError as exc:
+        await checked_address(host, port)
+    except TargetUnresolvable as exc:
         raise BadRequest(f"The host '{host}' could not be resolved.") from exc
-    if not infos or any(not is_public_address(str(info[4][0])) for info in infos):
-        raise ForbiddenHost()
+    except TargetRefused as exc:
+        raise ForbiddenHost() from exc
 
 
 async def get_profile(

@@ -1,12 +1,8 @@
 """Fetching a web page to turn into a landing page, without becoming an SSRF proxy.
 
 - http and https only;
-- the host is resolved here and every address must be public (no loopback, private,
-  link-local — cloud metadata included —, CGNAT, multicast or reserved, IPv4 or IPv6,
-  mapped forms included), unless the operator allows private hosts;
-- the connection goes to the address that was checked (the URL is rewritten to the IP;
-  the Host header and TLS server name stay the original name), so a second DNS answer
-  cannot swap in an internal address;
+- the host must resolve to public addresses only and the connection goes to the address
+  that was checked (`core.outbound`, shared with webhooks);
 - redirects are followed by hand, at most five, each one checked the same way;
 - the body is read up to a size cap, the whole fetch within a time cap.
 """
@@ -14,14 +10,18 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from core.config import settings
 from core.exceptions import BadRequest
-from core.network import is_public_address
+from core.outbound import (
+    TargetRefused,
+    TargetUnresolvable,
+    checked_address,
+    host_header,
+    pinned_url,
+)
 
 MAX_BYTES = 2 * 1024 * 1024
 TIMEOUT_SECONDS = 10.0
@@ -40,28 +40,11 @@ class FetchFailed(BadRequest):
 
 async def _checked_address(host: str, port: int) -> str:
     try:
-        literal = ipaddress.ip_address(host)
-        addresses = [str(literal)]
-    except ValueError:
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, port)
-        except OSError as exc:
-            raise FetchFailed(f"The host '{host}' could not be resolved.") from exc
-        addresses = [str(info[4][0]) for info in infos]
-    if not addresses:
-        raise FetchFailed(f"The host '{host}' has no address.")
-    if not settings.private_targets_allowed and any(not is_public_address(a) for a in addresses):
-        raise FetchRefused("The address is on a private or reserved network.")
-    return addresses[0]
-
-
-def _pinned(url: str, address: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc_ip = f"[{address}]" if ":" in address else address
-    if parts.port:
-        netloc_ip += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc_ip, parts.path or "/", parts.query, "")), host
+        return await checked_address(host, port)
+    except TargetUnresolvable as exc:
+        raise FetchFailed(f"The host '{host}' could not be resolved.") from exc
+    except TargetRefused as exc:
+        raise FetchRefused("The address is on a private or reserved network.") from exc
 
 
 async def _fetch_once(client: httpx.AsyncClient, url: str) -> httpx.Response | tuple[str, str]:
@@ -70,11 +53,11 @@ async def _fetch_once(client: httpx.AsyncClient, url: str) -> httpx.Response | t
         raise FetchRefused("Only http and https addresses can be fetched.")
     port = parts.port or (443 if parts.scheme == "https" else 80)
     address = await _checked_address(parts.hostname, port)
-    pinned, host = _pinned(url, address)
+    pinned, host = pinned_url(url, address)
     request = client.build_request(
         "GET",
         pinned,
-        headers={"Host": parts.netloc.rsplit("@", 1)[-1], "User-Agent": "Mozilla/5.0 Vigil"},
+        headers={"Host": host_header(url), "User-Agent": "Mozilla/5.0 Vigil"},
         extensions={"sni_hostname": host},
     )
     response = await client.send(request, stream=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from core.config import settings
 from services import phishing_sender
+from worker import webhooks  # noqa: F401  (registers the webhook task and loop)
 from worker.loops import periodic
 
 

@@ -104,12 +104,12 @@ class TestSsrfGuards:
     async def test_a_redirect_to_an_internal_address_is_refused(
         self, client, tenant, site, monkeypatch
     ):
-        import services.site_import as site_import
+        import core.outbound as outbound
         from core.network import is_public_address
 
         # The test site itself is on loopback: let its own address through, and nothing else.
         monkeypatch.setattr(
-            site_import, "is_public_address", lambda a: a == "127.0.0.1" or is_public_address(a)
+            outbound, "is_public_address", lambda a: a == "127.0.0.1" or is_public_address(a)
         )
         r = await client.post(
             URL, json={"url": f"{site}/to-metadata"}, headers=tenant.admin_headers

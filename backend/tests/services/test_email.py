@@ -46,6 +46,12 @@ CONTEXTS: dict[str, dict[str, Any]] = {
     },
     "password_changed": {},
     "report_thanks": {"reported_subject": "Your invoice is overdue"},
+    "webhook_disabled": {
+        "url": "https://hooks.acme.example.com/vigil",
+        "reason": "15 deliveries in a row failed.",
+        "last_error": "HTTP 500: oops",
+        "timeout": "10",
+    },
 }
 BUSY = "busy@example.com"
 UNKNOWN = "nobody@example.com"
