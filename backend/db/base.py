@@ -5,7 +5,9 @@ from models.audit_log import AuditLog
 from models.auth import RecoveryCode, RefreshToken, UserToken
 from models.base import Base
 from models.company import Company
+from models.course import Course, CourseModule, CourseVersion, Lesson
 from models.email_template import EmailTemplate
+from models.enrollment import Certificate, Enrollment, LessonProgress, QuizAttempt
 from models.group import Group, GroupManager, GroupMember
 from models.landing_page import LandingPage
 from models.sending_profile import SendingProfile
@@ -15,12 +17,20 @@ __all__ = [
     "ApiKey",
     "AuditLog",
     "Base",
+    "Certificate",
     "Company",
+    "Course",
+    "CourseModule",
+    "CourseVersion",
     "EmailTemplate",
+    "Enrollment",
     "Group",
     "GroupManager",
     "GroupMember",
     "LandingPage",
+    "Lesson",
+    "LessonProgress",
+    "QuizAttempt",
     "RecoveryCode",
     "RefreshToken",
     "SendingProfile",
