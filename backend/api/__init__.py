@@ -12,6 +12,7 @@ from api.routes import (
     audit_logs,
     auth,
     companies,
+    courses,
     email_templates,
     files,
     groups,
@@ -33,6 +34,7 @@ ROUTERS = (
     email_templates,
     landing_pages,
     files,
+    courses,
 )
 
 
