@@ -11,12 +11,14 @@ from api.routes import (
     api_keys,
     audit_logs,
     auth,
+    certificates,
     companies,
     courses,
     email_templates,
     files,
     groups,
     landing_pages,
+    learning,
     sending_profiles,
     user_import,
     users,
@@ -35,6 +37,8 @@ ROUTERS = (
     landing_pages,
     files,
     courses,
+    learning,
+    certificates,
 )
 
 
