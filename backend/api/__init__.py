@@ -11,11 +11,14 @@ from api.routes import (
     api_keys,
     audit_logs,
     auth,
+    certificates,
     companies,
+    courses,
     email_templates,
     files,
     groups,
     landing_pages,
+    learning,
     phishing_campaigns,
     sending_profiles,
     user_import,
@@ -37,6 +40,9 @@ ROUTERS = (
     phishing_campaigns,
     files,
     webhooks,
+    courses,
+    learning,
+    certificates,
 )
 
 

@@ -20,6 +20,14 @@ which companies have work due. Such a table may get a read-only `worker_scan` po
 only while `app.worker_scan` is 'on' (`db.scoping.worker_scan`), for the one query that
 finds those companies; the claim and everything after it run bound to each company.
 
+Platform content (courses and their modules, lessons and published versions) belongs to
+the operator's own company and carries `is_platform = true`. Those tables are created with
+`platform_shared=True`: every company may read the platform rows, and only the operator's
+company may write them (the WITH CHECK looks the writer's company up in `companies`).
+
+The public certificate check reads `certificates` by its verification code before any
+company is known, through the same `auth_lookup` policy as the credential tables.
+
 Migrations call these helpers with explicit table names; `tests/db/test_rls.py` checks the
 catalog so that a new tenant table cannot be left without them.
 """
@@ -34,23 +42,37 @@ WORKER_ON = "current_setting('app.worker', true) = 'on'"
 WORKER_SCAN_ON = "current_setting('app.worker_scan', true) = 'on'"
 
 # Tables read by credential before the company is known.
-LOOKUP_TABLES = frozenset({"users", "refresh_tokens", "user_tokens", "api_keys"})
+LOOKUP_TABLES = frozenset({"users", "refresh_tokens", "user_tokens", "api_keys", "certificates"})
+# Constant text, no input in it.
+PLATFORM_WRITER = (
+    f"(NOT is_platform OR EXISTS (SELECT 1 FROM companies c WHERE c.id = {CURRENT_COMPANY} "  # noqa: S608
+    "AND c.is_platform))"
+)
 
 
 def enable_statements(
-    table: str, *, nullable_company: bool = False, worker_scan: bool = False
+    table: str,
+    *,
+    nullable_company: bool = False,
+    worker_scan: bool = False,
+    platform_shared: bool = False,
 ) -> list[str]:
     check = (
         f"company_id IS NOT DISTINCT FROM {CURRENT_COMPANY}"
         if nullable_company
         else f"company_id = {CURRENT_COMPANY}"
     )
+    if platform_shared:
+        check = f"{check} AND {PLATFORM_WRITER}"
     statements = [
         f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
         f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
         f"CREATE POLICY tenant_isolation ON {table} "
         f"USING (company_id = {CURRENT_COMPANY}) WITH CHECK ({check})",
     ]
+    if platform_shared:
+        # Read-only for everyone else: UPDATE and DELETE still answer to tenant_isolation.
+        statements.append(f"CREATE POLICY platform_read ON {table} FOR SELECT USING (is_platform)")
     if table in LOOKUP_TABLES:
         statements.append(f"CREATE POLICY auth_lookup ON {table} FOR SELECT USING ({LOOKUP_ON})")
     if worker_scan:
@@ -61,7 +83,10 @@ def enable_statements(
 
 
 def disable_statements(table: str, *, worker_scan: bool = False) -> list[str]:
-    statements = [f"DROP POLICY IF EXISTS tenant_isolation ON {table}"]
+    statements = [
+        f"DROP POLICY IF EXISTS tenant_isolation ON {table}",
+        f"DROP POLICY IF EXISTS platform_read ON {table}",
+    ]
     if worker_scan:
         statements.append(f"DROP POLICY IF EXISTS worker_scan ON {table}")
     if table in LOOKUP_TABLES:

@@ -5,7 +5,9 @@ from models.audit_log import AuditLog
 from models.auth import RecoveryCode, RefreshToken, UserToken
 from models.base import Base
 from models.company import Company
+from models.course import Course, CourseModule, CourseVersion, Lesson
 from models.email_template import EmailTemplate
+from models.enrollment import Certificate, Enrollment, LessonProgress, QuizAttempt
 from models.group import Group, GroupManager, GroupMember
 from models.landing_page import LandingPage
 from models.phishing_campaign import CampaignRecipient, PhishingCampaign
@@ -18,13 +20,21 @@ __all__ = [
     "AuditLog",
     "Base",
     "CampaignRecipient",
+    "Certificate",
     "Company",
+    "Course",
+    "CourseModule",
+    "CourseVersion",
     "EmailTemplate",
+    "Enrollment",
     "Group",
     "GroupManager",
     "GroupMember",
     "LandingPage",
+    "Lesson",
+    "LessonProgress",
     "PhishingCampaign",
+    "QuizAttempt",
     "RecoveryCode",
     "RefreshToken",
     "SendingProfile",

@@ -1,6 +1,7 @@
 """Demo data: `python -m scripts.seed_data`.
 
-A company "Demo Corp" with an admin, a manager and 48 learners in five departments and
+The platform's starter courses (core/data/courses/*.yaml, see services.course_catalog), then
+a company "Demo Corp" with an admin, a manager and 48 learners in five departments and
 four offices, a static pilot group and a rule-based "Finance (France)" group. Safe to run
 again: existing rows are left as they are. Prints the logins.
 """
@@ -21,6 +22,7 @@ from db.session import dispose_engine, unit_of_work
 from models.company import Company
 from models.group import Group, GroupKind, GroupMember
 from models.user import Role, User, UserStatus
+from services.course_catalog import load_catalog
 
 COMPANY = "Demo Corp"
 DOMAIN = "demo-corp.example.com"
@@ -40,6 +42,8 @@ TIMEZONES = {
 async def seed() -> list[tuple[str, str]]:
     rng = random.Random(7)  # noqa: S311 - demo names, not secrets
     password_hash = await hash_password(PASSWORD)
+    async with unit_of_work() as session:
+        await load_catalog(session)
     async with unit_of_work() as session:
         company = await session.scalar(
             select(Company).where(Company.name == COMPANY, Company.is_platform.is_(False))

@@ -67,3 +67,26 @@ def sanitize(html: str) -> str:
         link_rel="noopener noreferrer",
         strip_comments=True,
     )
+
+
+# Lesson content (rendered Markdown): text, lists, tables, links and images; no forms.
+LESSON_ATTRIBUTES: dict[str, set[str]] = {
+    "*": {"title", "lang", "dir"},
+    "a": {"href"},
+    "img": {"src", "alt", "width", "height"},
+    "code": {"class"},  # language-xyz from fenced code blocks
+    "td": {"colspan", "rowspan", "align", "style"},
+    "th": {"colspan", "rowspan", "align", "style"},
+    "ol": {"start"},
+}
+
+
+def sanitize_lesson(html: str) -> str:
+    return nh3.clean(
+        html,
+        tags=set(nh3.ALLOWED_TAGS),
+        attributes=LESSON_ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        link_rel="noopener noreferrer",
+        strip_comments=True,
+    )

@@ -44,6 +44,8 @@ PUBLIC = frozenset(
         "/api/v1/auth/invitations/accept",
         # The signed link is the credential (local storage backend).
         "/files/{key:path}",
+        # The verification code printed on a certificate is the credential.
+        "/certificates/verify/{code}",
     }
 )
 # Signed in, whatever the role: what anyone may do to their own account.
@@ -57,6 +59,15 @@ SELF = frozenset(
         "/api/v1/users/me/2fa/recovery-codes",
         "/api/v1/auth/logout",
         "/api/v1/auth/logout-all",
+        # A learner's own training: their enrollments, quizzes and certificates.
+        "/api/v1/me/enrollments",
+        "/api/v1/me/enrollments/{enrollment_id}",
+        "/api/v1/me/enrollments/{enrollment_id}/lessons/{lesson_id}",
+        "/api/v1/me/enrollments/{enrollment_id}/lessons/{lesson_id}/complete",
+        "/api/v1/me/enrollments/{enrollment_id}/quizzes/{lesson_id}/attempts",
+        "/api/v1/me/enrollments/{enrollment_id}/quizzes/{lesson_id}/attempts/{attempt_id}/submit",
+        "/api/v1/me/certificates",
+        "/api/v1/me/certificates/{certificate_id}.pdf",
     }
 )
 ROLES = (Role.platform_admin, Role.admin, Role.manager, Role.learner)
