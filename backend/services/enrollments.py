@@ -107,15 +107,18 @@ async def enroll(
             }
             for user_id in valid
         ]
-        result = await session.execute(_insert_ignoring_duplicates(session, rows))
-        created += max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+        # One cached statement, batched by SQLAlchemy's "insertmanyvalues" into multi-row
+        # INSERTs; RETURNING counts only the rows that were new.
+        connection = await session.connection()
+        result = await connection.execute(_insert_ignoring_duplicates(session), rows)
+        created += len(result.all())
     return created
 
 
-def _insert_ignoring_duplicates(session: AsyncSession, rows: list[dict[str, Any]]) -> Any:
+def _insert_ignoring_duplicates(session: AsyncSession) -> Any:
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     return (
-        dialect.insert(Enrollment)
-        .values(rows)
+        dialect.insert(Enrollment.__table__)
         .on_conflict_do_nothing(index_elements=["user_id", "course_id"])
+        .returning(Enrollment.__table__.c.id)
     )
