@@ -98,6 +98,15 @@ def disable_statements(table: str, *, worker_scan: bool = False) -> list[str]:
     return statements
 
 
+def lookup_statements(table: str) -> list[str]:
+    """The `auth_lookup` read policy for a table created before it needed one."""
+    return [f"CREATE POLICY auth_lookup ON {table} FOR SELECT USING ({LOOKUP_ON})"]
+
+
+def drop_lookup_statements(table: str) -> list[str]:
+    return [f"DROP POLICY IF EXISTS auth_lookup ON {table}"]
+
+
 def worker_statements(table: str) -> list[str]:
     """Let a worker's claim transaction read and update the table across companies."""
     return [f"CREATE POLICY worker_access ON {table} USING ({WORKER_ON}) WITH CHECK ({WORKER_ON})"]

@@ -11,6 +11,7 @@ from models.enrollment import Certificate, Enrollment, LessonProgress, QuizAttem
 from models.group import Group, GroupManager, GroupMember
 from models.landing_page import LandingPage
 from models.phishing_campaign import CampaignRecipient, PhishingCampaign
+from models.phishing_event import PhishingEvent
 from models.sending_profile import SendingProfile
 from models.user import User
 from models.webhook import WebhookDelivery, WebhookEndpoint
@@ -34,6 +35,7 @@ __all__ = [
     "Lesson",
     "LessonProgress",
     "PhishingCampaign",
+    "PhishingEvent",
     "QuizAttempt",
     "RecoveryCode",
     "RefreshToken",

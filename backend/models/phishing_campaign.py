@@ -115,3 +115,10 @@ class CampaignRecipient(UUIDPrimaryKey, TenantScoped, Base):
     lease_until: Mapped[datetime | None] = mapped_column(default=None)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
+
+    # What the person did, first time each (set once, by events not suspected automated;
+    # `models.phishing_event` keeps every event). A status never goes backwards.
+    opened_at: Mapped[datetime | None] = mapped_column(default=None)
+    clicked_at: Mapped[datetime | None] = mapped_column(default=None)
+    submitted_at: Mapped[datetime | None] = mapped_column(default=None)
+    reported_at: Mapped[datetime | None] = mapped_column(default=None)
