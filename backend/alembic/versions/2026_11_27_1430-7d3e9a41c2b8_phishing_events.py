@@ -41,7 +41,7 @@ def upgrade() -> None:
         sa.Column("ip", sa.String(length=45), nullable=True),
         sa.Column("user_agent", sa.String(length=500), nullable=True),
         sa.Column("details", sa.JSON(), nullable=False),
-        sa.Column("automated", sa.Boolean(), server_default=sa.text("0"), nullable=False),
+        sa.Column("automated", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("automation_reason", sa.String(length=200), nullable=True),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("company_id", sa.Uuid(), nullable=False),
