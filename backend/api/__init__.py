@@ -21,6 +21,7 @@ from api.routes import (
     learning,
     phishing_campaigns,
     sending_profiles,
+    tracking,
     user_import,
     users,
     webhooks,
@@ -43,6 +44,7 @@ ROUTERS = (
     courses,
     learning,
     certificates,
+    tracking,
 )
 
 
