@@ -128,16 +128,18 @@ class Hit:
     automated_reason: str | None = None
 
 
-async def find_target(session: AsyncSession, token: str) -> Target | None:
-    """The recipient behind a tracking token, across companies (the token is the
-    credential), or None."""
-    if not token or len(token) > 64:
-        return None
+async def find_targets(session: AsyncSession, tokens: list[str]) -> dict[str, Target]:
+    """The recipients behind tracking tokens, across companies (the token is the
+    credential); unknown tokens are simply absent."""
+    wanted = [t for t in dict.fromkeys(tokens) if t and len(t) <= 64]
+    if not wanted:
+        return {}
     R, C = CampaignRecipient, PhishingCampaign
     async with auth_lookup(session):
-        row = (
+        rows = (
             await session.execute(
                 select(
+                    R.token,
                     R.id.label("recipient_id"),
                     R.company_id,
                     R.campaign_id,
@@ -150,11 +152,20 @@ async def find_target(session: AsyncSession, token: str) -> Target | None:
                     R.first_name,
                 )
                 .join(C, C.id == R.campaign_id)
-                .where(R.token == token)
+                .where(R.token.in_(wanted))
                 .execution_options(include_deleted=True)
             )
-        ).first()
-    return Target(**row._asdict()) if row is not None else None
+        ).all()
+    found: dict[str, Target] = {}
+    for row in rows:
+        values = row._asdict()
+        token = values.pop("token")
+        found[token] = Target(**values)
+    return found
+
+
+async def find_target(session: AsyncSession, token: str) -> Target | None:
+    return (await find_targets(session, [token])).get(token)
 
 
 async def record(session: AsyncSession, hits: list[Hit]) -> list[EventView]:
@@ -185,13 +196,16 @@ async def record(session: AsyncSession, hits: list[Hit]) -> list[EventView]:
             for i, event_id in zip(indexes, ids, strict=True)
         ]
         await session.execute(insert(PhishingEvent), rows)
+        firsts = await _set_firsts(session, [hits[i] for i in indexes])
+        announced: list[tuple[str, dict[str, Any], uuid.UUID | None]] = []
         for i, event_id in zip(indexes, ids, strict=True):
             hit = hits[i]
-            first = False
-            if hit.automated_reason is None:
-                first = await _set_first(session, hit)
-                if first:
-                    await _follow_up(session, hit, event_id)
+            key = (hit.target.recipient_id, hit.type)
+            first = hit.automated_reason is None and firsts.get(key) is hit
+            if first:
+                announced.append((_WEBHOOK_TYPE[hit.type], _webhook_data(hit), event_id))
+                if hit.type in (EventType.clicked, EventType.submitted):
+                    await remediation.enroll_after_failure(session, hit.target)
             views[i] = EventView(
                 id=event_id,
                 company_id=company_id,
@@ -203,36 +217,49 @@ async def record(session: AsyncSession, hits: list[Hit]) -> list[EventView]:
                 automation_reason=hit.automated_reason,
                 first=first,
             )
+        await webhooks.emit_many(session, company_id, announced)
     done = [view for view in views if view is not None]
     if done:
         after_commit(session, partial(announce, done))
     return done
 
 
-async def _set_first(session: AsyncSession, hit: Hit) -> bool:
-    column = getattr(CampaignRecipient, _FIRST_COLUMN[hit.type])
-    result = await session.execute(
-        update(CampaignRecipient)
-        .where(CampaignRecipient.id == hit.target.recipient_id, column.is_(None))
-        .values({column: hit.at})
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+async def _set_firsts(
+    session: AsyncSession, hits: list[Hit]
+) -> dict[tuple[uuid.UUID, EventType], Hit]:
+    """Set each recipient's first time of each type, once, from the human hits: one UPDATE
+    per type for the whole batch. Returns the hit that was first, per (recipient, type)."""
+    earliest: dict[tuple[uuid.UUID, EventType], Hit] = {}
+    for hit in hits:
+        if hit.automated_reason is not None:
+            continue
+        key = (hit.target.recipient_id, hit.type)
+        if key not in earliest or hit.at < earliest[key].at:
+            earliest[key] = hit
+    firsts: dict[tuple[uuid.UUID, EventType], Hit] = {}
+    for kind in EventType:
+        batch = {rid: hit for (rid, k), hit in earliest.items() if k is kind}
+        if not batch:
+            continue
+        column = getattr(CampaignRecipient, _FIRST_COLUMN[kind])
+        # One time for the batch (its earliest hit): the batch spans milliseconds.
+        at = min(hit.at for hit in batch.values())
+        updated = await session.scalars(
+            update(CampaignRecipient)
+            .where(CampaignRecipient.id.in_(batch), column.is_(None))
+            .values({column: at})
+            .returning(CampaignRecipient.id)
+            .execution_options(synchronize_session=False)
+        )
+        for rid in updated.all():
+            firsts[(rid, kind)] = batch[rid]
+    return firsts
 
 
-async def _follow_up(session: AsyncSession, hit: Hit, event_id: uuid.UUID) -> None:
-    target = hit.target
-    await webhooks.emit(
-        session,
-        target.company_id,
-        _WEBHOOK_TYPE[hit.type],
-        {
-            "campaign_id": target.campaign_id,
-            "recipient_id": target.recipient_id,
-            "user_id": target.user_id,
-            "occurred_at": hit.at,
-        },
-        event_id=event_id,
-    )
-    if hit.type in (EventType.clicked, EventType.submitted) and target.remediation_course_id:
-        await remediation.enroll_after_failure(session, target)
+def _webhook_data(hit: Hit) -> dict[str, Any]:
+    return {
+        "campaign_id": hit.target.campaign_id,
+        "recipient_id": hit.target.recipient_id,
+        "user_id": hit.target.user_id,
+        "occurred_at": hit.at,
+    }

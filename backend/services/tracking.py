@@ -40,7 +40,7 @@ from models.phishing_event import EventType
 from services import phishing_render
 from services.email import TEMPLATES_DIR
 from services.landing_pages import recordable_submission
-from services.phishing_events import EventView, Hit, Target, find_target, record
+from services.phishing_events import EventView, Hit, Target, find_targets, record
 
 TARGET_TTL = 10.0
 TARGET_CACHE_SIZE = 100_000
@@ -149,20 +149,45 @@ def automation_reason(
 
 
 class TargetCache:
+    """Token → target, for `TARGET_TTL` seconds. Misses that arrive together are looked up
+    together, in one query."""
+
     def __init__(self) -> None:
         self._entries: dict[str, tuple[float, Target | None]] = {}
+        self._waiting: dict[str, asyncio.Future[Target | None]] = {}
+        self._task: asyncio.Task[None] | None = None
 
     async def get(self, token: str) -> Target | None:
-        now = time.monotonic()
         entry = self._entries.get(token)
-        if entry is not None and entry[0] > now:
+        if entry is not None and entry[0] > time.monotonic():
             return entry[1]
-        async with unit_of_work() as session:
-            target = await find_target(session, token)
-        if len(self._entries) >= TARGET_CACHE_SIZE:
-            self._entries.pop(next(iter(self._entries)))
-        self._entries[token] = (now + TARGET_TTL, target)
-        return target
+        future = self._waiting.get(token)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            self._waiting[token] = future
+            if self._task is None or self._task.done():
+                self._task = asyncio.create_task(self._load())
+        return await asyncio.shield(future)
+
+    async def _load(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, {}
+            try:
+                async with unit_of_work() as session:
+                    found = await find_targets(session, list(batch))
+            except Exception as exc:
+                for future in batch.values():
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            expires = time.monotonic() + TARGET_TTL
+            for token, future in batch.items():
+                target = found.get(token)
+                if len(self._entries) >= TARGET_CACHE_SIZE:
+                    self._entries.pop(next(iter(self._entries)))
+                self._entries[token] = (expires, target)
+                if not future.done():
+                    future.set_result(target)
 
     def clear(self) -> None:
         self._entries.clear()
