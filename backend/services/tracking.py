@@ -27,7 +27,6 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qsl
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy import select
 
 from core.config import settings
@@ -38,7 +37,7 @@ from models.email_template import EmailTemplate
 from models.landing_page import LandingPage
 from models.phishing_event import EventType
 from services import phishing_render
-from services.email import TEMPLATES_DIR
+from services import teachable_moment as teachable_moment_pages
 from services.landing_pages import recordable_submission
 from services.phishing_events import EventView, Hit, Target, find_targets, record
 
@@ -236,22 +235,12 @@ writer = EventWriter()
 # --- pages ---------------------------------------------------------------------------------
 
 
-@cache
-def _pages() -> Environment:
-    # Our own templates (not user-supplied): the ordinary environment, autoescaped.
-    return Environment(
-        loader=FileSystemLoader(TEMPLATES_DIR),
-        autoescape=select_autoescape(("html",)),
-        undefined=StrictUndefined,
-    )
-
-
 def neutral_page() -> str:
-    return _pages().get_template("phishing/neutral.html").render()
+    return teachable_moment_pages.page("neutral")
 
 
 def reported_page() -> str:
-    return _pages().get_template("phishing/reported.html").render()
+    return teachable_moment_pages.page("reported")
 
 
 class _PasswordFields(HTMLParser):
@@ -280,6 +269,7 @@ def with_form_target(html: str, token: str) -> str:
 @dataclass(frozen=True, slots=True)
 class Context:
     company_name: str
+    custom_teachable_moment: str | None
     landing_page: LandingPage | None
     template: EmailTemplate | None
 
@@ -300,7 +290,12 @@ async def load_context(target: Target) -> Context:
             .where(EmailTemplate.id == target.template_id)
             .execution_options(include_deleted=True)
         )
-    return Context(company.name if company else "", page, template)
+    return Context(
+        company.name if company else "",
+        company.teachable_moment_html if company else None,
+        page,
+        template,
+    )
 
 
 def teachable_moment(target: Target, context: Context) -> str:
@@ -324,7 +319,7 @@ def teachable_moment(target: Target, context: Context) -> str:
         ),
         "report_instructions": "",
     }
-    return _pages().get_template("phishing/teachable_moment.html").render(values)
+    return teachable_moment_pages.render(values, context.custom_teachable_moment)
 
 
 def landing_page(page: LandingPage, token: str) -> str:

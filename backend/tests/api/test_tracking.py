@@ -321,3 +321,64 @@ class TestListeners:
 async def test_events_are_append_only_for_the_app(session):
     count = await session.scalar(select(func.count()).select_from(PhishingEvent))
     assert count == 0
+
+
+class TestWebhooks:
+    async def test_first_human_events_are_queued_for_subscribed_endpoints(
+        self, client, session, tenant
+    ):
+        from models.webhook import WebhookDelivery
+
+        r = await client.post(
+            "/api/v1/webhooks",
+            json={"url": "http://127.0.0.1:9/hook", "events": ["phishing.*"]},
+            headers=tenant.admin_headers,
+        )
+        assert r.status_code == 201, r.text
+        _, rows = await sent_campaign(client, session, tenant, n=1)
+        token = rows[0].token
+        await client.get(f"/t/c/{token}", headers={"User-Agent": BROWSER})
+        await client.get(f"/t/c/{token}", headers={"User-Agent": BROWSER})  # a repeat
+        await client.get(f"/t/o/{token}", headers={"User-Agent": "python-requests/2"})  # a bot
+        types = (await session.scalars(select(WebhookDelivery.event_type))).all()
+        assert types == ["phishing.link_clicked"]
+
+
+class TestCustomTeachableMoment:
+    async def test_a_company_replaces_the_page_and_can_restore_ours(self, client, session, tenant):
+        custom = (
+            "<main><h1>Gotcha, {{ first_name }}!</h1><ul>{% for f in red_flags %}<li>{{ f }}</li>"
+            "{% endfor %}</ul><script>alert(1)</script></main>"
+        )
+        r = await client.patch(
+            "/api/v1/companies/me",
+            json={"teachable_moment_html": custom},
+            headers=tenant.admin_headers,
+        )
+        assert r.status_code == 200, r.text
+        _, rows = await sent_campaign(client, session, tenant, n=1, landing=False)
+        page = await client.get(f"/t/c/{rows[0].token}", headers={"User-Agent": BROWSER})
+        assert "Gotcha" in page.text
+        assert "Urgent deadline" in page.text
+        assert "<script" not in page.text
+        r = await client.patch(
+            "/api/v1/companies/me",
+            json={"teachable_moment_html": None},
+            headers=tenant.admin_headers,
+        )
+        assert r.json()["teachable_moment_html"] is None
+
+    @pytest.mark.parametrize(
+        "source",
+        ["{{ unknown_variable }}", "{% for %}", "{{ ''.__class__.__mro__ }}"],
+    )
+    async def test_a_page_that_cannot_render_is_refused(self, client, tenant, source):
+        r = await client.patch(
+            "/api/v1/companies/me",
+            json={"teachable_moment_html": source},
+            headers=tenant.admin_headers,
+        )
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["code"] == "template_invalid"
+        me = await client.get("/api/v1/companies/me", headers=tenant.admin_headers)
+        assert me.json()["teachable_moment_html"] is None
