@@ -21,6 +21,8 @@ from api.routes import (
     learning,
     phishing_campaigns,
     sending_profiles,
+    training_campaigns,
+    user_enrollments,
     user_import,
     users,
     webhooks,
@@ -43,6 +45,8 @@ ROUTERS = (
     courses,
     learning,
     certificates,
+    training_campaigns,
+    user_enrollments,
 )
 
 

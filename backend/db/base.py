@@ -12,6 +12,7 @@ from models.group import Group, GroupManager, GroupMember
 from models.landing_page import LandingPage
 from models.phishing_campaign import CampaignRecipient, PhishingCampaign
 from models.sending_profile import SendingProfile
+from models.training_campaign import TrainingCampaign, TrainingReminder
 from models.user import User
 from models.webhook import WebhookDelivery, WebhookEndpoint
 
@@ -38,6 +39,8 @@ __all__ = [
     "RecoveryCode",
     "RefreshToken",
     "SendingProfile",
+    "TrainingCampaign",
+    "TrainingReminder",
     "User",
     "UserToken",
     "WebhookDelivery",
