@@ -52,6 +52,23 @@ CONTEXTS: dict[str, dict[str, Any]] = {
         "last_error": "HTTP 500: oops",
         "timeout": "10",
     },
+    "training_reminder": {
+        "kind": "before_due",
+        "learner_name": "Ann Learner",
+        "course_title": "Phishing basics",
+        "company_name": "Acme",
+        "due_at": EXPIRES,
+        "percent": 40,
+        "course_url": "https://vigil.example/training/123",
+    },
+    "training_escalation": {
+        "manager_name": "Bob Boss",
+        "learner_name": "Ann Learner",
+        "learner_email": "ann@acme.example.com",
+        "course_title": "Phishing basics",
+        "due_at": EXPIRES,
+        "percent": 40,
+    },
 }
 BUSY = "busy@example.com"
 UNKNOWN = "nobody@example.com"
