@@ -22,6 +22,8 @@ from api.routes import (
     phishing_campaigns,
     sending_profiles,
     tracking,
+    training_campaigns,
+    user_enrollments,
     user_import,
     users,
     webhooks,
@@ -45,6 +47,8 @@ ROUTERS = (
     learning,
     certificates,
     tracking,
+    training_campaigns,
+    user_enrollments,
 )
 
 
