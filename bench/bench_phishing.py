@@ -126,7 +126,7 @@ async def main():
         values = phishing_sender.template_values(send, "Bench Corp", "IT <it@bench.example.com>")
         msg = phishing_sender.build_message(send, render_compiled(compiled, values),
                                             from_address="IT <it@bench.example.com>", headers={{}})
-        messages.append((send.email, msg.as_bytes()))
+        messages.append((send.email, msg))
     bare_seconds = await bare(messages)
     start = time.perf_counter()
     sent = 0

@@ -30,6 +30,9 @@ from api.routes import (
 )
 
 ROUTERS = (
+    # The public tracking links first: the router tries routes in order, and these are
+    # hit by every recipient of every campaign.
+    tracking,
     auth,
     user_import,
     users,
@@ -46,7 +49,6 @@ ROUTERS = (
     courses,
     learning,
     certificates,
-    tracking,
     training_campaigns,
     user_enrollments,
 )

@@ -84,6 +84,7 @@ _FIRST_COLUMN = {
     EventType.submitted: "submitted_at",
     EventType.reported: "reported_at",
 }
+_EVENTS = PhishingEvent.metadata.tables["phishing_events"]
 _WEBHOOK_TYPE = {
     EventType.opened: "phishing.email_opened",
     EventType.clicked: "phishing.link_clicked",
@@ -195,7 +196,9 @@ async def record(session: AsyncSession, hits: list[Hit]) -> list[EventView]:
             }
             for i, event_id in zip(indexes, ids, strict=True)
         ]
-        await session.execute(insert(PhishingEvent), rows)
+        # Core, not the ORM's bulk insert: the ORM's per-row bookkeeping was a fifth of the
+        # pixel route's CPU time.
+        await session.execute(insert(_EVENTS), rows)
         firsts = await _set_firsts(session, [hits[i] for i in indexes])
         announced: list[tuple[str, dict[str, Any], uuid.UUID | None]] = []
         for i, event_id in zip(indexes, ids, strict=True):

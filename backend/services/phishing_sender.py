@@ -30,15 +30,12 @@ import asyncio
 import random
 import secrets
 import uuid
+from binascii import b2a_qp
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.charset import QP, Charset
 from email.header import Header
-from email.message import Message
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate, parseaddr
 from typing import Any
 
@@ -141,13 +138,25 @@ def template_values(send: Claimed, company_name: str, from_address: str) -> dict
     }
 
 
-_UTF8_QP = Charset("utf-8")
-_UTF8_QP.body_encoding = QP  # readable bodies, as mail clients send them (not base64)
-_UTF8_QP.header_encoding = QP
+_ONE_LINE = str.maketrans({"\r": " ", "\n": " "})
 
 
-def _header(value: str) -> str:
-    return value if value.isascii() else Header(value, _UTF8_QP).encode()
+def _header(name: str, value: str) -> str:
+    """One header line: plain when it can be, RFC 2047-encoded (and folded) when it holds
+    non-ASCII text or is too long for a line."""
+    value = value.translate(_ONE_LINE)
+    if value.isascii() and len(name) + len(value) < 900:
+        return f"{name}: {value}"
+    return f"{name}: {Header(value, 'utf-8', header_name=name).encode(linesep=chr(10))}"
+
+
+def _part(subtype: str, body: str) -> list[str]:
+    return [
+        f'Content-Type: text/{subtype}; charset="utf-8"',
+        "Content-Transfer-Encoding: quoted-printable",
+        "",
+        b2a_qp(body.encode("utf-8"), istext=True).decode("ascii"),
+    ]
 
 
 def build_message(
@@ -156,31 +165,35 @@ def build_message(
     *,
     from_address: str,
     headers: dict[str, str],
-) -> Message:
-    """The MIME message for one recipient. Built with the `compat32` classes: three times
-    faster than `EmailMessage`, which matters at thousands of messages a minute."""
+) -> bytes:
+    """The MIME message for one recipient, as bytes: text and HTML parts in
+    quoted-printable (as mail clients write them). Written out directly rather than with
+    the `email` package, which took ~0.45 ms a message — a fifth of the sending budget at
+    a thousand messages a second; tests parse the result with the `email` package."""
     text = rendered.text
     if text is None:  # a text part helps deliverability
         text = "Open this message in an HTML-capable mail reader."
-    message: Message
-    if rendered.html is None:
-        message = MIMEText(text, "plain", _UTF8_QP)  # type: ignore[arg-type]  # a Charset works
-    else:
-        # A boundary of our own: left to the library, it scans the bodies with a fresh
-        # regular expression per message to pick one.
-        message = MIMEMultipart("alternative", boundary=f"=_{secrets.token_hex(16)}")
-        message.attach(MIMEText(text, "plain", _UTF8_QP))  # type: ignore[arg-type]
-        message.attach(MIMEText(rendered.html, "html", _UTF8_QP))  # type: ignore[arg-type]
-    message["From"] = _header(from_address)
     name = " ".join(p for p in (send.first_name, send.last_name) if p)
-    message["To"] = formataddr((name, send.email), charset="utf-8") if name else send.email
-    message["Subject"] = _header(rendered.subject)
-    message["Date"] = formatdate(usegmt=True)
-    message["Message-ID"] = send.message_id
-    for header, value in headers.items():
-        message[header] = _header(value)
-    message[settings.phishing_report_header] = send.token
-    return message
+    to = formataddr((name, send.email), charset="utf-8") if name else send.email
+    lines = [
+        _header("From", from_address),
+        _header("To", to),
+        _header("Subject", rendered.subject),
+        f"Date: {formatdate(usegmt=True)}",
+        f"Message-ID: {send.message_id}",
+        *(_header(header, value) for header, value in headers.items()),
+        f"{settings.phishing_report_header}: {send.token}",
+        "MIME-Version: 1.0",
+    ]
+    if rendered.html is None:
+        lines += _part("plain", text)
+    else:
+        boundary = f"=_{secrets.token_hex(16)}"
+        lines += [f'Content-Type: multipart/alternative; boundary="{boundary}"', ""]
+        lines += [f"--{boundary}", *_part("plain", text)]
+        lines += [f"--{boundary}", *_part("html", rendered.html)]
+        lines += [f"--{boundary}--", ""]
+    return "\n".join(lines).encode("utf-8")
 
 
 # --- claim -----------------------------------------------------------------------------
@@ -572,7 +585,7 @@ async def _deliver(
                 }
                 data = build_message(
                     send, rendered, from_address=profile.from_address, headers=headers
-                ).as_bytes()
+                )
             except Exception as exc:  # a bad template or value fails this one
                 await recorder.step(previous, None)
                 previous = Outcome(

@@ -47,7 +47,7 @@ class MfaSetupRequired(PermissionDenied):
     message = "Your company requires two-factor authentication: set it up first."
 
 
-def get_request_meta(request: Request, ip: ClientIP) -> RequestMeta:
+async def get_request_meta(request: Request, ip: ClientIP) -> RequestMeta:
     return RequestMeta(
         ip=ip, user_agent=request.headers.get("user-agent"), request_id=request_id_var.get()
     )

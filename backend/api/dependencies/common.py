@@ -26,7 +26,7 @@ async def get_session() -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-def get_page_params(
+async def get_page_params(
     limit: Annotated[
         int, Query(ge=1, le=MAX_PAGE_SIZE, description=f"Page size, at most {MAX_PAGE_SIZE}.")
     ] = DEFAULT_PAGE_SIZE,
@@ -41,7 +41,9 @@ def get_page_params(
 PageDep = Annotated[PageParams, Depends(get_page_params)]
 
 
-def get_client_ip(request: Request) -> str:
+# Dependencies that do no I/O are still `async def`: FastAPI runs a plain `def` in the
+# thread pool, which costs more than the work itself on every request.
+async def get_client_ip(request: Request) -> str:
     return client_ip(request, settings.trusted_proxies)
 
 
