@@ -1,0 +1,104 @@
+"""reported emails: real suspected phish reported by employees
+
+Revision ID: cd5fa42c1795
+Revises: 7d3e9a41c2b8
+Create Date: 2026-11-27 15:00:00+00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+
+import models.base
+from alembic import op
+from core import rls
+
+revision: str = "cd5fa42c1795"
+down_revision: str | None = "7d3e9a41c2b8"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "reported_emails",
+        sa.Column("reporter_user_id", sa.Uuid(), nullable=True),
+        sa.Column("reporter_email", sa.String(length=320), nullable=True),
+        sa.Column("api_key_id", sa.Uuid(), nullable=True),
+        sa.Column("from_address", sa.String(length=500), nullable=True),
+        sa.Column("reply_to", sa.String(length=500), nullable=True),
+        sa.Column("return_path", sa.String(length=500), nullable=True),
+        sa.Column("subject", sa.String(length=1000), nullable=True),
+        sa.Column("sent_at", models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("message_id", sa.String(length=500), nullable=True),
+        sa.Column("urls", sa.JSON(), nullable=False),
+        sa.Column("attachments", sa.JSON(), nullable=False),
+        sa.Column("raw", sa.LargeBinary(), nullable=False),
+        sa.Column("raw_size", sa.Integer(), nullable=False),
+        sa.Column("headers_only", sa.Boolean(), server_default=sa.false(), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "new",
+                "triaged",
+                "malicious",
+                "spam",
+                "benign",
+                "closed",
+                name="reportstatus",
+                native_enum=False,
+                length=10,
+            ),
+            nullable=False,
+        ),
+        sa.Column("notes", sa.Text(), nullable=True),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column(
+            "created_at",
+            models.base.UTCDateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            models.base.UTCDateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
+        sa.Column("company_id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["api_key_id"],
+            ["api_keys.id"],
+            name=op.f("fk_reported_emails_api_key_id_api_keys"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["company_id"],
+            ["companies.id"],
+            name=op.f("fk_reported_emails_company_id_companies"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["reporter_user_id"],
+            ["users.id"],
+            name=op.f("fk_reported_emails_reporter_user_id_users"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_reported_emails")),
+    )
+    with op.batch_alter_table("reported_emails", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_reported_emails_company_id"), ["company_id"], unique=False
+        )
+    _rls(rls.enable_statements("reported_emails"))
+
+
+def _rls(statements: list[str]) -> None:
+    rls.apply(op.execute, op.get_bind().dialect.name, statements)
+
+
+def downgrade() -> None:
+    _rls(rls.disable_statements("reported_emails"))
+    with op.batch_alter_table("reported_emails", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_reported_emails_company_id"))
+    op.drop_table("reported_emails")
