@@ -23,6 +23,7 @@ from api.routes import (
     phishing_reports,
     phishing_results,
     sending_profiles,
+    tracking,
     user_import,
     users,
     webhooks,
@@ -47,6 +48,7 @@ ROUTERS = (
     courses,
     learning,
     certificates,
+    tracking,
 )
 
 
