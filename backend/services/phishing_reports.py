@@ -27,11 +27,14 @@ from models.phishing_event import EventType, PhishingEvent
 from models.phishing_report import ReportedEmail, ReportStatus
 from models.user import User, UserStatus
 from schemas.phishing_report import ReportKind, ReportSummary, ReportUpdate
-from services import audit, webhooks
+from services import audit, phishing_events, webhooks
 from services.email import send_after_commit
+from services.phishing_events import Hit, Target
 from services.reported_message import ParsedMessage, parse_message
 
 _ORDER = "id"
+# Our header appears once; a message carrying many is not worth many lookups.
+MAX_TOKENS = 3
 
 
 class ReportNotFound(NotFound):
@@ -50,57 +53,36 @@ async def submit_report(
 ) -> bool:
     """Record a reported message; True when it was one of our simulations."""
     parsed = parse_message(raw, header_name=settings.phishing_report_header)
-    recipient = await _simulation_recipient(session, auth, parsed.tokens)
-    if recipient is not None:
-        await _record_simulation_report(session, recipient, meta=meta)
+    target = await _simulation_target(session, auth, parsed.tokens)
+    if target is not None:
+        # Like the tracking links, a finished or cancelled campaign records nothing more;
+        # the reporter is still told it was a simulation.
+        if target.trackable:
+            hit = Hit(
+                target=target,
+                type=EventType.reported,
+                at=utcnow(),
+                ip=meta.ip,
+                user_agent=meta.user_agent,
+                details={"via": "api_key" if auth.is_api_key else "report_button"},
+            )
+            await phishing_events.record(session, [hit])
         return True
     report = await _store(session, auth, parsed, raw, headers_only=headers_only, reporter=reporter)
     await _acknowledge(session, report)
     return False
 
 
-async def _record_simulation_report(
-    session: AsyncSession, recipient: CampaignRecipient, *, meta: RequestMeta
-) -> None:
-    # Stand-in until services.phishing_events.record lands on main (same rules: every
-    # report kept as an event, the first one set on the recipient and announced).
-    now = utcnow()
-    event = PhishingEvent(
-        company_id=recipient.company_id,
-        campaign_id=recipient.campaign_id,
-        recipient_id=recipient.id,
-        type=EventType.reported,
-        occurred_at=now,
-        ip=meta.ip,
-        user_agent=(meta.user_agent or "")[:500] or None,
-        details={"via": "report_button"},
-        automated=False,
-    )
-    session.add(event)
-    first = recipient.reported_at is None
-    if first:
-        recipient.reported_at = now
-    await session.flush()
-    if first:
-        await webhooks.emit(
-            session,
-            recipient.company_id,
-            "phishing.email_reported",
-            {"campaign_id": recipient.campaign_id, "recipient_id": recipient.id},
-            event_id=event.id,
-        )
-
-
-async def _simulation_recipient(
+async def _simulation_target(
     session: AsyncSession, auth: AuthContext, tokens: list[str]
-) -> CampaignRecipient | None:
-    if not tokens:
-        return None
-    found = await session.scalars(
-        scoped_select(CampaignRecipient, auth).where(CampaignRecipient.token.in_(tokens))
-    )
-    by_token = {r.token: r for r in found}
-    return next((by_token[t] for t in tokens if t in by_token), None)
+) -> Target | None:
+    """The recipient behind our header, if it is one of the caller's company. Another
+    company's token is treated like no token at all: its existence is not revealed."""
+    for token in tokens[:MAX_TOKENS]:
+        target = await phishing_events.find_target(session, token)
+        if target is not None and target.company_id == auth.company_id:
+            return target
+    return None
 
 
 async def _reporter(

@@ -23,6 +23,7 @@ from tests.support.results import sent_campaign
 URL = f"{PHISHING}/reports"
 RFC822 = {"Content-Type": "message/rfc822"}
 PDF = b"%PDF-1.4 not really a pdf"
+BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Firefox/120.0"
 
 
 def real_phish(*, token: str | None = None, subject: str = "Your invoice is overdue") -> bytes:
@@ -206,8 +207,8 @@ class TestSimulationReport:
     async def test_after_a_click_and_twice_counts_once(self, client, session, tenant):
         campaign = await sent_campaign(client, session, tenant, n=1)
         row = campaign.recipient(0)
-        r = await client.get(f"/t/c/{row.token}")
-        assert r.status_code < 500
+        r = await client.get(f"/t/c/{row.token}", headers={"User-Agent": BROWSER})
+        assert r.status_code == 200
         for _ in range(2):
             r = await report(client, tenant.learner_headers, campaign.raw(0))
             assert r.json() == {"simulation": True}
@@ -216,11 +217,24 @@ class TestSimulationReport:
         )
         assert len(reports.all()) == 2
         await session.refresh(row)
-        first = row.reported_at
-        assert first is not None
+        assert row.reported_at is not None
+        assert row.clicked_at is not None
         listed = await client.get(URL, params={"kind": "simulated"}, headers=tenant.admin_headers)
         assert [i["kind"] for i in listed.json()["items"]] == ["simulated", "simulated"]
         assert listed.json()["items"][0]["campaign_id"] == campaign.id
+
+    async def test_a_cancelled_campaign_is_still_a_simulation_but_records_nothing(
+        self, client, session, tenant
+    ):
+        campaign = await sent_campaign(client, session, tenant, n=1)
+        r = await client.post(
+            f"{PHISHING}/campaigns/{campaign.id}/cancel", headers=tenant.admin_headers
+        )
+        assert r.status_code == 200, r.text
+        r = await report(client, tenant.learner_headers, campaign.raw(0))
+        assert r.json() == {"simulation": True}
+        assert await count(session, PhishingEvent) == 0
+        assert await count(session, ReportedEmail) == 0
 
     async def test_forwarded_as_an_attachment_is_recognised(self, client, session, tenant):
         campaign = await sent_campaign(client, session, tenant, n=1)

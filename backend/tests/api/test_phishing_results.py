@@ -157,6 +157,20 @@ class TestStats:
         assert stats["rates"]["report_rate"] == 0.5
         assert stats["median_seconds_to_report"] >= 0
 
+    async def test_tracking_links_feed_the_stats(self, client, session, tenant):
+        campaign = await sent_campaign(client, session, tenant, n=2)
+        human = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"}
+        scanner = {"User-Agent": "Mimecast URL scanner"}
+        await client.get(f"/t/c/{campaign.recipient(0).token}", headers=human)
+        await client.get(f"/t/c/{campaign.recipient(0).token}", headers=human)
+        await client.get(f"/t/c/{campaign.recipient(1).token}", headers=scanner)
+        stats = await get(client, tenant.admin_headers, campaign.id, "stats")
+        assert (stats["opened"], stats["clicked"], stats["delivered"]) == (1, 1, 2)
+        assert stats["automation"]["recipients"] == 1
+        assert 3500 < stats["median_seconds_to_click"] < 3700
+        events = await get(client, tenant.admin_headers, campaign.id, "events")
+        assert len(events["items"]) == 3
+
 
 class TestResults:
     async def test_each_recipients_furthest_step(self, client, tenant, scenario):

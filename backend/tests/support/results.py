@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
 from httpx import AsyncClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.phishing_campaign import CampaignRecipient
@@ -79,6 +80,16 @@ async def sent_campaign(
         )
         assert r.status_code == 200, r.text
         await phishing_sender.run_pass()
+    # Delivered an hour ago: a hit seconds after delivery would be suspected automated.
+    await session.execute(
+        update(CampaignRecipient)
+        .where(
+            CampaignRecipient.campaign_id == uuid.UUID(created["id"]),
+            CampaignRecipient.sent_at.is_not(None),
+        )
+        .values(sent_at=datetime.now(UTC) - timedelta(hours=1))
+    )
+    await session.commit()
     rows = await session.scalars(
         select(CampaignRecipient)
         .where(CampaignRecipient.campaign_id == uuid.UUID(created["id"]))
