@@ -111,7 +111,9 @@ async def _scope(session: AsyncSession, auth: AuthContext, campaign_id: uuid.UUI
 
 def _seconds(later: Any, earlier: Any, postgres: bool) -> ColumnElement[Any]:
     if postgres:
-        return func.extract("epoch", later - earlier)
+        # date_part is double precision; extract() is numeric since PostgreSQL 14 (slower
+        # to sort for the percentile).
+        return func.date_part("epoch", later - earlier)
     return (func.julianday(later) - func.julianday(earlier)) * 86400.0
 
 
@@ -212,7 +214,7 @@ async def _median(
 
 
 async def _automation(session: AsyncSession, scope: _Scope) -> Automation:
-    flagged = [*scope.events(), E.automated.is_(True)]
+    flagged = [*scope.events(), E.automated]
     total = (
         await session.execute(
             select(func.count(), func.count(func.distinct(E.recipient_id))).where(*flagged)
@@ -250,7 +252,7 @@ def _filtered(scope: _Scope, filters: ResultFilters) -> Select[Any]:
         flagged = select(E.id).where(
             E.company_id == scope.campaign.company_id,
             E.recipient_id == R.id,
-            E.automated.is_(True),
+            E.automated,
         )
         stmt = stmt.where(flagged.exists() if filters.automated else ~flagged.exists())
     return stmt
@@ -263,7 +265,7 @@ async def _automated_counts(
         return {}
     rows = await session.execute(
         select(E.recipient_id, func.count())
-        .where(E.company_id == company_id, E.recipient_id.in_(recipient_ids), E.automated.is_(True))
+        .where(E.company_id == company_id, E.recipient_id.in_(recipient_ids), E.automated)
         .group_by(E.recipient_id)
     )
     return dict(rows.all())
