@@ -33,6 +33,7 @@ class PhishingEvent(UUIDPrimaryKey, TenantScoped, Base):
             "campaign_id",
             "automation_reason",
             "recipient_id",
+            "company_id",  # row-level security's column: an index-only scan
             postgresql_where=text("automated"),
             sqlite_where=text("automated"),
         ),

@@ -94,7 +94,7 @@ def upgrade() -> None:
     with op.batch_alter_table("phishing_events", schema=None) as batch_op:
         batch_op.create_index(
             "ix_phishing_events_automated",
-            ["campaign_id", "automation_reason", "recipient_id"],
+            ["campaign_id", "automation_reason", "recipient_id", "company_id"],
             unique=False,
             postgresql_where=sa.text("automated"),
             sqlite_where=sa.text("automated"),
