@@ -120,6 +120,8 @@ class Settings(BaseSettings):
     # The header that lets our report endpoint recognise our own simulations. Its value is
     # the recipient's opaque token; pick a name that does not give the exercise away.
     phishing_report_header: str = Field(default="X-Mail-Ref", pattern=r"^[A-Za-z0-9-]{1,64}$")
+    # Largest reported message `POST /phishing/reports` accepts (and keeps), in bytes.
+    phishing_report_max_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, le=50 * 1024 * 1024)
     send_batch_size: int = Field(default=100, ge=1, le=5000)
     send_lease_seconds: int = Field(default=300, ge=10)
     send_max_attempts: int = Field(default=5, ge=1, le=50)

@@ -23,6 +23,8 @@ class Permission(StrEnum):
     audit_read = "audit:read"
     platform_companies = "platform:companies"
     phishing_manage = "phishing:manage"
+    # Campaign results; managers see only the people of the groups they manage.
+    phishing_results_read = "phishing:results:read"
     content_manage = "content:manage"
     webhooks_manage = "webhooks:manage"
     training_manage = "training:manage"
@@ -40,6 +42,7 @@ _ADMIN = frozenset(
         Permission.api_keys_manage,
         Permission.audit_read,
         Permission.phishing_manage,
+        Permission.phishing_results_read,
         Permission.content_manage,
         Permission.webhooks_manage,
         Permission.training_manage,
@@ -58,6 +61,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.groups_read,
             Permission.company_read,
             Permission.training_read,
+            Permission.phishing_results_read,
         }
     ),
     Role.learner: frozenset(),

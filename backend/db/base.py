@@ -12,6 +12,7 @@ from models.group import Group, GroupManager, GroupMember
 from models.landing_page import LandingPage
 from models.phishing_campaign import CampaignRecipient, PhishingCampaign
 from models.phishing_event import PhishingEvent
+from models.phishing_report import ReportedEmail
 from models.sending_profile import SendingProfile
 from models.training_campaign import TrainingCampaign, TrainingReminder
 from models.user import User
@@ -40,6 +41,7 @@ __all__ = [
     "QuizAttempt",
     "RecoveryCode",
     "RefreshToken",
+    "ReportedEmail",
     "SendingProfile",
     "TrainingCampaign",
     "TrainingReminder",

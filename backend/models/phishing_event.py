@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Index, String, false
+from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Index, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, TenantScoped, UUIDPrimaryKey, utcnow
@@ -27,6 +27,16 @@ class PhishingEvent(UUIDPrimaryKey, TenantScoped, Base):
     __tablename__ = "phishing_events"
     __table_args__ = (
         Index("ix_phishing_events_campaign_time", "campaign_id", "occurred_at"),
+        # Campaign stats count suspected automation per reason without reading the rest.
+        Index(
+            "ix_phishing_events_automated",
+            "campaign_id",
+            "automation_reason",
+            "recipient_id",
+            "company_id",  # row-level security's column: an index-only scan
+            postgresql_where=text("automated"),
+            sqlite_where=text("automated"),
+        ),
         {"info": {"append_only": True}},
     )
 
