@@ -263,6 +263,13 @@ async def emit(
     await emit_many(session, company_id, [(event_type, data, event_id)])
 
 
+def _json_default(value: object) -> str:
+    """UUID-like values orjson does not know (asyncpg returns its own UUID type)."""
+    if isinstance(value, uuid.UUID) or type(value).__name__ == "UUID":
+        return str(value)
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
 async def emit_many(
     session: AsyncSession,
     company_id: uuid.UUID,
@@ -309,7 +316,7 @@ async def _write_deliveries(
         "data": data,
     }
     # Through JSON once here, so what is stored is exactly what will be sent.
-    payload = orjson.loads(orjson.dumps(envelope))
+    payload = orjson.loads(orjson.dumps(envelope, default=_json_default))
     rows = [
         {
             "id": new_id(),
