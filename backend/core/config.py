@@ -126,6 +126,14 @@ class Settings(BaseSettings):
     send_retry_seconds: int = Field(default=60, ge=1)  # first retry; doubles each time
     send_poll_seconds: float = Field(default=1.0, gt=0)
     send_connections: int = Field(default=2, ge=1, le=20)  # per profile and worker
+    # --- live event stream (WS /phishing/campaigns/{id}/live) ---
+    # A heartbeat message every this many seconds; the caller's credential and access to the
+    # campaign are checked again at each one, so an expired token or a disabled user ends
+    # the stream within this time.
+    live_heartbeat_seconds: float = Field(default=25.0, gt=0, le=300)
+    # Events held for one client that reads slower than they happen; past this the client
+    # is disconnected (close code 4429) rather than buffered without limit.
+    live_buffer_events: int = Field(default=1000, ge=1, le=100_000)
     # --- outgoing webhooks ---
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     # Attempts per event and endpoint before a delivery is abandoned; retries wait
