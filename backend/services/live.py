@@ -176,7 +176,11 @@ class RedisLiveHub(LiveHub):
         # No silent reconnects on the subscribing connection: messages sent while it was
         # down are gone, so its subscribers must be told (`interrupted`) rather than resumed.
         self._subscriber: Redis = Redis.from_url(
-            url, socket_connect_timeout=5, health_check_interval=30, retry=Retry(NoBackoff(), 0)
+            url,
+            socket_connect_timeout=5,
+            health_check_interval=30,
+            retry=Retry(NoBackoff(), 0),
+            client_name=self.connection_name(prefix),
         )
         self._pubsub: PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -186,6 +190,11 @@ class RedisLiveHub(LiveHub):
         self._backlog_ready = asyncio.Event()
         self._sender: asyncio.Task[None] | None = None
         self.dropped = 0
+
+    @staticmethod
+    def connection_name(prefix: str) -> str:
+        """The subscribing connection's name in Redis's CLIENT LIST."""
+        return f"{prefix}live"
 
     def channel(self, campaign_id: uuid.UUID) -> str:
         return f"{self._channel_prefix}{campaign_id}"

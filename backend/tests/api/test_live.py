@@ -4,15 +4,13 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 import pytest
-import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
@@ -24,60 +22,32 @@ from models.phishing_event import EventType
 from services.live import RedisLiveHub, live_hub
 from services.phishing_events import EventView, announce
 from tests.factories import make_api_key
-from tests.support.phishing import make_campaign, make_profile, make_template
+from tests.support.live import LoopbackServer, eventually
+from tests.support.phishing import make_campaign_for
 
 LIVE = "/api/v1/phishing/campaigns/{}/live"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def live_url(server: LoopbackServer, campaign_id: object) -> str:
+    return server.ws_url(LIVE.format(campaign_id))
 
 
-class LiveServer:
-    """The test app served by uvicorn inside the test's event loop (its lifespan is already
-    running: the `app` fixture's)."""
-
-    def __init__(self, app: Any) -> None:
-        self.port = free_port()
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, lifespan="off", log_level="warning"
-        )
-        self.server = uvicorn.Server(config)
-        self.task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self.task = asyncio.create_task(self.server.serve())
-        await eventually(lambda: self.server.started)
-
-    async def stop(self) -> None:
-        self.server.should_exit = True
-        if self.task is not None:
-            await self.task
-
-    def url(self, campaign_id: object) -> str:
-        return f"ws://127.0.0.1:{self.port}{LIVE.format(campaign_id)}"
+def watch(server: LoopbackServer, campaign_id: object, headers: dict[str, str] | None = None):
+    """A client connection to the campaign's stream (`async with`)."""
+    return connect(live_url(server, campaign_id), additional_headers=headers or {})
 
 
 @pytest.fixture
-async def live(app) -> AsyncIterator[LiveServer]:
-    server = LiveServer(app)
+async def live(app) -> AsyncIterator[LoopbackServer]:
+    server = LoopbackServer(app)
     await server.start()
     yield server
     await server.stop()
 
 
 async def new_campaign(client, tenant, name: str = "Q4 password lure") -> str:
-    profile = await make_profile(client, tenant.admin_headers)
-    template = await make_template(client, tenant.admin_headers)
-    created = await make_campaign(
-        client,
-        tenant.admin_headers,
-        profile_id=profile,
-        template_ids=[template],
-        user_ids=[str(tenant.learner.id)],
-        name=name,
+    created = await make_campaign_for(
+        client, tenant.admin_headers, [str(tenant.learner.id)], name=name
     )
     return str(created["id"])
 
@@ -94,14 +64,6 @@ def event_of(tenant, campaign_id: str, kind: EventType = EventType.clicked) -> E
         automation_reason=None,
         first=True,
     )
-
-
-async def eventually(condition: Callable[[], bool], seconds: float = 10.0) -> None:
-    for _ in range(int(seconds / 0.01)):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the condition never came true")
 
 
 async def receive(ws: ClientConnection, within: float = 5.0) -> dict[str, Any]:
@@ -139,7 +101,7 @@ class TestWatching:
     async def test_admin_receives_events_of_their_campaign_only(self, client, live, tenant):
         watched = await new_campaign(client, tenant)
         other = await new_campaign(client, tenant, name="Other")
-        async with connect(live.url(watched), additional_headers=tenant.admin_headers) as ws:
+        async with watch(live, watched, tenant.admin_headers) as ws:
             hello = await receive(ws)
             assert hello["type"] == "hello"
             assert hello["campaign"] == {
@@ -158,7 +120,7 @@ class TestWatching:
     async def test_each_event_of_a_batch_is_one_message_in_order(self, client, live, tenant):
         campaign = await new_campaign(client, tenant)
         batch = [event_of(tenant, campaign, kind) for kind in EventType]
-        async with connect(live.url(campaign), additional_headers=tenant.admin_headers) as ws:
+        async with watch(live, campaign, tenant.admin_headers) as ws:
             await receive(ws)
             await announce(batch)
             got = [(await receive(ws))["event"]["id"] for _ in batch]
@@ -166,10 +128,10 @@ class TestWatching:
 
     async def test_every_watcher_receives_each_event(self, client, live, tenant):
         campaign = await new_campaign(client, tenant)
-        url = live.url(campaign)
+        address = live_url(live, campaign)
         async with (
-            connect(url, additional_headers=tenant.admin_headers) as first,
-            connect(url, additional_headers=tenant.admin_headers) as second,
+            connect(address, additional_headers=tenant.admin_headers) as first,
+            connect(address, additional_headers=tenant.admin_headers) as second,
         ):
             await receive(first), await receive(second)
             event = event_of(tenant, campaign)
@@ -181,7 +143,7 @@ class TestWatching:
         campaign = await new_campaign(client, tenant)
         token = tenant.admin_headers["Authorization"].removeprefix("Bearer ")
         offered = [Subprotocol("vigil.v1"), Subprotocol(f"bearer.{token}")]
-        async with connect(live.url(campaign), subprotocols=offered) as ws:
+        async with connect(live_url(live, campaign), subprotocols=offered) as ws:
             assert ws.subprotocol == "vigil.v1"  # never the token
             assert (await receive(ws))["type"] == "hello"
 
@@ -192,13 +154,13 @@ class TestWatching:
         _, secret = await make_api_key(session, tenant.company, scope=ApiKeyScope.read)
         await session.commit()
         headers = {"Authorization": f"Bearer {secret}"}
-        async with connect(live.url(campaign), additional_headers=headers) as ws:
+        async with watch(live, campaign, headers) as ws:
             assert (await receive(ws))["type"] == "hello"
 
     async def test_heartbeats_keep_coming(self, client, live, tenant, monkeypatch):
         monkeypatch.setattr(settings, "live_heartbeat_seconds", 0.1)
         campaign = await new_campaign(client, tenant)
-        async with connect(live.url(campaign), additional_headers=tenant.admin_headers) as ws:
+        async with watch(live, campaign, tenant.admin_headers) as ws:
             await receive(ws)
             assert [(await receive(ws))["type"] for _ in range(3)] == ["heartbeat"] * 3
 
@@ -208,7 +170,7 @@ class TestRefused:
 
     async def test_another_companys_admin_gets_4404(self, client, live, tenant, other_tenant):
         campaign = await new_campaign(client, tenant)
-        async with connect(live.url(campaign), additional_headers=other_tenant.admin_headers) as ws:
+        async with watch(live, campaign, other_tenant.admin_headers) as ws:
             assert await closed_with(ws) == (4404, "campaign_not_found")
 
     async def test_another_companys_api_key_gets_4404(
@@ -218,14 +180,14 @@ class TestRefused:
         _, secret = await make_api_key(session, other_tenant.company)
         await session.commit()
         headers = {"Authorization": f"Bearer {secret}"}
-        async with connect(live.url(campaign), additional_headers=headers) as ws:
+        async with watch(live, campaign, headers) as ws:
             assert await closed_with(ws) == (4404, "campaign_not_found")
 
     @pytest.mark.parametrize("role", ["learner", "manager"])
     async def test_a_role_without_phishing_manage_gets_4403(self, client, live, tenant, role):
         campaign = await new_campaign(client, tenant)
         headers = getattr(tenant, f"{role}_headers")
-        async with connect(live.url(campaign), additional_headers=headers) as ws:
+        async with watch(live, campaign, headers) as ws:
             assert await closed_with(ws) == (4403, "permission_denied")
 
     async def test_an_expired_token_gets_4401(self, client, live, tenant):
@@ -235,7 +197,7 @@ class TestRefused:
             admin.id, admin.company_id, uuid.uuid4(), now=datetime.now(UTC) - timedelta(hours=2)
         )
         headers = {"Authorization": f"Bearer {token}"}
-        async with connect(live.url(campaign), additional_headers=headers) as ws:
+        async with watch(live, campaign, headers) as ws:
             assert await closed_with(ws) == (4401, "invalid_token")
 
     @pytest.mark.parametrize(
@@ -245,18 +207,18 @@ class TestRefused:
     )
     async def test_no_valid_credential_gets_4401(self, client, live, tenant, headers):
         campaign = await new_campaign(client, tenant)
-        async with connect(live.url(campaign), additional_headers=headers) as ws:
+        async with watch(live, campaign, headers) as ws:
             assert await closed_with(ws) == (4401, "invalid_token")
 
     async def test_a_token_in_the_url_is_ignored(self, client, live, tenant):
         campaign = await new_campaign(client, tenant)
         token = tenant.admin_headers["Authorization"].removeprefix("Bearer ")
-        async with connect(f"{live.url(campaign)}?token={token}") as ws:
+        async with connect(f"{live_url(live, campaign)}?token={token}") as ws:
             assert await closed_with(ws) == (4401, "invalid_token")
 
     @pytest.mark.parametrize("campaign_id", [str(uuid.uuid4()), "not-a-uuid"])
     async def test_an_unknown_campaign_gets_4404(self, live, tenant, campaign_id):
-        async with connect(live.url(campaign_id), additional_headers=tenant.admin_headers) as ws:
+        async with watch(live, campaign_id, tenant.admin_headers) as ws:
             assert await closed_with(ws) == (4404, "campaign_not_found")
 
 
@@ -271,7 +233,7 @@ class TestEnding:
         admin = tenant.admin
         token, _ = create_access_token(admin.id, admin.company_id, uuid.uuid4(), now=issued)
         headers = {"Authorization": f"Bearer {token}"}
-        async with connect(live.url(campaign), additional_headers=headers) as ws:
+        async with watch(live, campaign, headers) as ws:
             assert (await receive(ws))["type"] == "hello"
             kinds, code, reason = await until_closed(ws)
         assert set(kinds) <= {"heartbeat"}
@@ -282,7 +244,7 @@ class TestEnding:
     ):
         monkeypatch.setattr(live_hub, "_buffer", 5)
         campaign = await new_campaign(client, tenant)
-        async with connect(live.url(campaign), additional_headers=tenant.admin_headers) as ws:
+        async with watch(live, campaign, tenant.admin_headers) as ws:
             await receive(ws)
             # More than the buffer at once, before the connection's sender can take any.
             for n in range(6):
@@ -292,19 +254,19 @@ class TestEnding:
 
     async def test_leaving_unsubscribes(self, client, live, tenant):
         campaign = uuid.UUID(await new_campaign(client, tenant))
-        async with connect(live.url(campaign), additional_headers=tenant.admin_headers) as ws:
+        async with watch(live, campaign, tenant.admin_headers) as ws:
             await receive(ws)
             assert live_hub.subscriber_count(campaign) == 1
         await wait_until_unwatched(campaign)
 
     async def test_shutdown_closes_with_1012(self, app, client, tenant):
-        server = LiveServer(app)
+        server = LoopbackServer(app)
         await server.start()
         campaign = await new_campaign(client, tenant)
         try:
-            async with connect(server.url(campaign), additional_headers=tenant.admin_headers) as ws:
+            async with watch(server, campaign, tenant.admin_headers) as ws:
                 await receive(ws)
-                server.server.should_exit = True
+                server.begin_shutdown()
                 code, _ = await closed_with(ws)
         finally:
             await server.stop()
@@ -325,7 +287,7 @@ class TestAcrossProcesses:
         other_process = RedisLiveHub(settings.redis_url or "", settings.redis_key_prefix, buffer=10)
         campaign = await new_campaign(client, tenant)
         try:
-            async with connect(live.url(campaign), additional_headers=tenant.admin_headers) as ws:
+            async with watch(live, campaign, tenant.admin_headers) as ws:
                 await receive(ws)
                 other_process.publish(uuid.UUID(campaign), {"type": "event", "event": {"n": 1}})
                 assert await receive(ws) == {"type": "event", "event": {"n": 1}}
