@@ -25,6 +25,7 @@ from api.routes import (
     live,
     phishing_campaigns,
     sending_profiles,
+    tracking,
     user_import,
     users,
     webhooks,
@@ -48,6 +49,7 @@ ROUTERS = (
     courses,
     learning,
     certificates,
+    tracking,
 )
 
 

@@ -126,6 +126,13 @@ class Settings(BaseSettings):
     send_retry_seconds: int = Field(default=60, ge=1)  # first retry; doubles each time
     send_poll_seconds: float = Field(default=1.0, gt=0)
     send_connections: int = Field(default=2, ge=1, le=20)  # per profile and worker
+    # Tracking: events this soon after delivery, from these networks, or from these user
+    # agents are kept but marked as suspected automation (mail scanners, link previews).
+    phishing_scanner_seconds: int = Field(default=10, ge=0, le=3600)
+    phishing_scanner_networks: list[str] = Field(default_factory=list)
+    phishing_scanner_user_agents: list[str] = Field(default_factory=list)
+    phishing_submit_max_bytes: int = Field(default=64 * 1024, ge=1024)
+    remediation_due_days: int = Field(default=14, ge=1, le=365)
     # --- live event stream (WS /phishing/campaigns/{id}/live) ---
     # A heartbeat message every this many seconds; the caller's credential and access to the
     # campaign are checked again at each one, so an expired token or a disabled user ends

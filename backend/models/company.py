@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Enum, String, false, text
+from sqlalchemy import JSON, Boolean, Enum, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, SoftDelete, Timestamps, UUIDPrimaryKey
@@ -35,6 +35,8 @@ class Company(UUIDPrimaryKey, Timestamps, SoftDelete, Base):
     )
     # The operator's own company, home of the platform admins; never listed as a customer.
     is_platform: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The company's own teachable-moment page (a sandboxed Jinja2 template); None: ours.
+    teachable_moment_html: Mapped[str | None] = mapped_column(Text, default=None)
 
     @property
     def is_active(self) -> bool:

@@ -20,6 +20,9 @@ class CompanyUpdate(UpdateSchema):
     default_timezone: Timezone = None
     default_locale: Annotated[str, Field(min_length=2, max_length=16)] | None = None
     require_2fa_for_admins: bool | None = None
+    # A Jinja2 template (sandboxed) for the page shown after a click or submit in a
+    # simulation; variables as the default page's. null restores the default page.
+    teachable_moment_html: Annotated[str, Field(min_length=1, max_length=100_000)] | None = None
 
 
 class CompanyStatusUpdate(UpdateSchema):
@@ -36,5 +39,6 @@ class CompanyRead(ReadSchema):
     default_timezone: str
     default_locale: str
     require_2fa_for_admins: bool
+    teachable_moment_html: str | None = None
     created_at: datetime
     updated_at: datetime

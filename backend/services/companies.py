@@ -15,6 +15,7 @@ from models.company import Company, CompanyStatus
 from schemas.company import CompanyUpdate
 from services import audit
 from services.principals import forget_company
+from services.teachable_moment import check_teachable_moment
 
 
 class CompanyNotFound(NotFound):
@@ -39,6 +40,16 @@ async def update_own(
     company = await get_own(session, auth)
     changes: dict[str, Any] = {}
     for field, value in data.model_dump(exclude_unset=True).items():
+        if field == "teachable_moment_html":
+            if value is not None:
+                check_teachable_moment(value)
+            if company.teachable_moment_html != value:
+                changes[field] = [
+                    "default" if company.teachable_moment_html is None else "custom",
+                    "default" if value is None else "custom",
+                ]
+                company.teachable_moment_html = value
+            continue
         if value is None:
             continue  # every company setting is required; null means "leave as is"
         old = getattr(company, field)

@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.crypto import new_token
-from core.exceptions import Conflict, NotFound, ValidationFailed
+from core.exceptions import AppError, Conflict, NotFound, ValidationFailed
 from db.pagination import PageParams, PageResult, paginate
 from db.scoping import AuthContext, RequestMeta, get_scoped, scoped_select
 from models.base import new_id, utcnow
@@ -38,7 +38,7 @@ from models.sending_profile import SendingProfile
 from models.user import User, UserStatus
 from schemas.group import RuleSet
 from schemas.phishing_campaign import CampaignCreate, CampaignUpdate, SendCounts
-from services import audit, email_templates
+from services import audit, email_templates, enrollments
 from services.groups import rules_filter
 from services.send_window import BusinessHours, plan, zone_of
 
@@ -146,8 +146,17 @@ async def _check_references(
     sending_profile_id: uuid.UUID,
     group_ids: Sequence[uuid.UUID],
     user_ids: Sequence[uuid.UUID],
+    remediation_course_id: uuid.UUID | None = None,
 ) -> None:
     await _check_ids(session, auth, EmailTemplate, template_ids, "template_ids")
+    if remediation_course_id is not None:
+        try:
+            await enrollments.enrollable_version(session, auth.company_id, remediation_course_id)
+        except AppError as exc:
+            raise InvalidReference(
+                "remediation_course_id: not a published course available to this company",
+                details={"field": "remediation_course_id", "ids": [str(remediation_course_id)]},
+            ) from exc
     await _check_ids(session, auth, SendingProfile, [sending_profile_id], "sending_profile_id")
     if landing_page_id is not None:
         await _check_ids(session, auth, LandingPage, [landing_page_id], "landing_page_id")
@@ -174,6 +183,7 @@ async def create_campaign(
         sending_profile_id=data.sending_profile_id,
         group_ids=data.group_ids,
         user_ids=data.user_ids,
+        remediation_course_id=data.remediation_course_id,
     )
     for slug in dict.fromkeys(data.platform_templates):
         try:
@@ -234,6 +244,7 @@ async def update_campaign(
         sending_profile_id=data.sending_profile_id or campaign.sending_profile_id,
         group_ids=data.group_ids or [],
         user_ids=data.user_ids or [],
+        remediation_course_id=data.remediation_course_id,
     )
     for field in ("name", "send_window_minutes", "complete_after_days", "sending_profile_id"):
         if changes.get(field) is not None:

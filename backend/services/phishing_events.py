@@ -12,14 +12,23 @@ publishes them; listeners must not raise).
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from loguru import logger
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.phishing_event import EventType
+from db.scoping import auth_lookup, bind_tenant
+from db.session import after_commit
+from models.base import new_id
+from models.phishing_campaign import CampaignRecipient, CampaignStatus, PhishingCampaign
+from models.phishing_event import EventType, PhishingEvent
+from services import remediation, webhooks
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,3 +74,192 @@ async def announce(events: list[EventView]) -> None:
             await listener(events)
         except Exception:
             logger.exception("event listener {} failed", getattr(listener, "__name__", listener))
+
+
+# --- recording --------------------------------------------------------------------------
+
+_FIRST_COLUMN = {
+    EventType.opened: "opened_at",
+    EventType.clicked: "clicked_at",
+    EventType.submitted: "submitted_at",
+    EventType.reported: "reported_at",
+}
+_WEBHOOK_TYPE = {
+    EventType.opened: "phishing.email_opened",
+    EventType.clicked: "phishing.link_clicked",
+    EventType.submitted: "phishing.data_submitted",
+    EventType.reported: "phishing.email_reported",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What a recipient token stands for (cached briefly by the tracking routes)."""
+
+    recipient_id: uuid.UUID
+    company_id: uuid.UUID
+    campaign_id: uuid.UUID
+    user_id: uuid.UUID
+    template_id: uuid.UUID
+    campaign_status: CampaignStatus
+    landing_page_id: uuid.UUID | None
+    remediation_course_id: uuid.UUID | None
+    sent_at: datetime | None
+    first_name: str | None
+
+    @property
+    def trackable(self) -> bool:
+        """Finished and cancelled campaigns record nothing more."""
+        return self.campaign_status in (
+            CampaignStatus.scheduled,
+            CampaignStatus.running,
+            CampaignStatus.paused,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    target: Target
+    type: EventType
+    at: datetime
+    ip: str | None = None
+    user_agent: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    automated_reason: str | None = None
+
+
+async def find_targets(session: AsyncSession, tokens: list[str]) -> dict[str, Target]:
+    """The recipients behind tracking tokens, across companies (the token is the
+    credential); unknown tokens are simply absent."""
+    wanted = [t for t in dict.fromkeys(tokens) if t and len(t) <= 64]
+    if not wanted:
+        return {}
+    R, C = CampaignRecipient, PhishingCampaign
+    async with auth_lookup(session):
+        rows = (
+            await session.execute(
+                select(
+                    R.token,
+                    R.id.label("recipient_id"),
+                    R.company_id,
+                    R.campaign_id,
+                    R.user_id,
+                    R.template_id,
+                    C.status.label("campaign_status"),
+                    C.landing_page_id,
+                    C.remediation_course_id,
+                    R.sent_at,
+                    R.first_name,
+                )
+                .join(C, C.id == R.campaign_id)
+                .where(R.token.in_(wanted))
+                .execution_options(include_deleted=True)
+            )
+        ).all()
+    found: dict[str, Target] = {}
+    for row in rows:
+        values = row._asdict()
+        token = values.pop("token")
+        found[token] = Target(**values)
+    return found
+
+
+async def find_target(session: AsyncSession, token: str) -> Target | None:
+    return (await find_targets(session, [token])).get(token)
+
+
+async def record(session: AsyncSession, hits: list[Hit]) -> list[EventView]:
+    """Write the hits as events in the session's transaction; set each recipient's first
+    (human) time of each type once; enroll first clickers and submitters in the campaign's
+    remedial course; queue webhooks. Listeners hear of the events after commit."""
+    views: list[EventView | None] = [None] * len(hits)
+    by_company: dict[uuid.UUID, list[int]] = defaultdict(list)
+    for index, hit in enumerate(hits):
+        by_company[hit.target.company_id].append(index)
+    for company_id, indexes in by_company.items():
+        await bind_tenant(session, company_id)
+        ids = [new_id() for _ in indexes]
+        rows: list[dict[str, Any]] = [
+            {
+                "id": event_id,
+                "company_id": company_id,
+                "campaign_id": hits[i].target.campaign_id,
+                "recipient_id": hits[i].target.recipient_id,
+                "type": hits[i].type,
+                "occurred_at": hits[i].at,
+                "ip": hits[i].ip,
+                "user_agent": (hits[i].user_agent or "")[:500] or None,
+                "details": hits[i].details,
+                "automated": hits[i].automated_reason is not None,
+                "automation_reason": hits[i].automated_reason,
+            }
+            for i, event_id in zip(indexes, ids, strict=True)
+        ]
+        await session.execute(insert(PhishingEvent), rows)
+        firsts = await _set_firsts(session, [hits[i] for i in indexes])
+        announced: list[tuple[str, dict[str, Any], uuid.UUID | None]] = []
+        for i, event_id in zip(indexes, ids, strict=True):
+            hit = hits[i]
+            key = (hit.target.recipient_id, hit.type)
+            first = hit.automated_reason is None and firsts.get(key) is hit
+            if first:
+                announced.append((_WEBHOOK_TYPE[hit.type], _webhook_data(hit), event_id))
+                if hit.type in (EventType.clicked, EventType.submitted):
+                    await remediation.enroll_after_failure(session, hit.target)
+            views[i] = EventView(
+                id=event_id,
+                company_id=company_id,
+                campaign_id=hit.target.campaign_id,
+                recipient_id=hit.target.recipient_id,
+                type=hit.type,
+                occurred_at=hit.at,
+                automated=hit.automated_reason is not None,
+                automation_reason=hit.automated_reason,
+                first=first,
+            )
+        await webhooks.emit_many(session, company_id, announced)
+    done = [view for view in views if view is not None]
+    if done:
+        after_commit(session, partial(announce, done))
+    return done
+
+
+async def _set_firsts(
+    session: AsyncSession, hits: list[Hit]
+) -> dict[tuple[uuid.UUID, EventType], Hit]:
+    """Set each recipient's first time of each type, once, from the human hits: one UPDATE
+    per type for the whole batch. Returns the hit that was first, per (recipient, type)."""
+    earliest: dict[tuple[uuid.UUID, EventType], Hit] = {}
+    for hit in hits:
+        if hit.automated_reason is not None:
+            continue
+        key = (hit.target.recipient_id, hit.type)
+        if key not in earliest or hit.at < earliest[key].at:
+            earliest[key] = hit
+    firsts: dict[tuple[uuid.UUID, EventType], Hit] = {}
+    for kind in EventType:
+        batch = {rid: hit for (rid, k), hit in earliest.items() if k is kind}
+        if not batch:
+            continue
+        column = getattr(CampaignRecipient, _FIRST_COLUMN[kind])
+        # One time for the batch (its earliest hit): the batch spans milliseconds.
+        at = min(hit.at for hit in batch.values())
+        updated = await session.scalars(
+            update(CampaignRecipient)
+            .where(CampaignRecipient.id.in_(batch), column.is_(None))
+            .values({column: at})
+            .returning(CampaignRecipient.id)
+            .execution_options(synchronize_session=False)
+        )
+        for rid in updated.all():
+            firsts[(rid, kind)] = batch[rid]
+    return firsts
+
+
+def _webhook_data(hit: Hit) -> dict[str, Any]:
+    return {
+        "campaign_id": hit.target.campaign_id,
+        "recipient_id": hit.target.recipient_id,
+        "user_id": hit.target.user_id,
+        "occurred_at": hit.at,
+    }

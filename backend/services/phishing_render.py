@@ -88,6 +88,11 @@ def _render(
         raise TemplateInvalid(f"{field}: {exc}", details={"field": field}) from exc
 
 
+def render_html(field: str, source: str, values: dict[str, Any]) -> str:
+    """Render user-written HTML in the sandbox, autoescaped; raises TemplateInvalid."""
+    return _render(_html_env, field, source, values)
+
+
 def render(subject: str, html: str | None, text: str | None, values: dict[str, Any]) -> Rendered:
     rendered_subject = _render(_text_env, "subject", subject, values)
     if "\n" in rendered_subject or "\r" in rendered_subject:

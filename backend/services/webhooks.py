@@ -13,6 +13,7 @@ delivery, when the name is resolved and the connection pinned to the checked add
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -259,16 +260,34 @@ async def emit(
     datetimes (sent as strings). Pass a stable `event_id` (e.g. the id of the row that
     records what happened) to make a repeated call a no-op.
     """
-    if event_type not in EVENT_TYPES:
-        raise ValueError(f"unknown webhook event type {event_type!r}")
+    await emit_many(session, company_id, [(event_type, data, event_id)])
+
+
+async def emit_many(
+    session: AsyncSession,
+    company_id: uuid.UUID,
+    events: Sequence[tuple[str, dict[str, Any], uuid.UUID | None]],
+) -> None:
+    """`emit` for several events of one company (type, data, event id): one query for the
+    subscribers, whatever the number of events."""
+    for event_type, _, _ in events:
+        if event_type not in EVENT_TYPES:
+            raise ValueError(f"unknown webhook event type {event_type!r}")
+    if not events:
+        return
     # Built once and run on the connection, not through the ORM session: this runs inside
     # every tracked action, and building the statement and the ORM's hooks each time cost
     # more than the indexed query itself (measured: ~0.25 ms of ~0.5 ms).
     connection = await session.connection()
-    rows = await connection.execute(_SUBSCRIBERS, {"company_id": company_id})
-    targets = [row.id for row in rows if subscribes(row.events, event_type)]
-    if targets:
-        await _write_deliveries(session, company_id, event_type, data, targets, event_id=event_id)
+    endpoints = (await connection.execute(_SUBSCRIBERS, {"company_id": company_id})).all()
+    if not endpoints:
+        return
+    for event_type, data, event_id in events:
+        targets = [row.id for row in endpoints if subscribes(row.events, event_type)]
+        if targets:
+            await _write_deliveries(
+                session, company_id, event_type, data, targets, event_id=event_id
+            )
 
 
 async def _write_deliveries(

@@ -51,6 +51,11 @@ PUBLIC = frozenset(
         "/files/{key:path}",
         # The verification code printed on a certificate is the credential.
         "/certificates/verify/{code}",
+        # Tracking links of simulation emails: the recipient token is the credential.
+        "/t/o/{token}",
+        "/t/c/{token}",
+        "/t/s/{token}",
+        "/t/r/{token}",
     }
 )
 # Signed in, whatever the role: what anyone may do to their own account.

@@ -1,0 +1,110 @@
+"""Public tracking links of simulation emails: no auth, the recipient token is the
+credential. An unknown token, or one of a finished or cancelled campaign, gets the same
+plain page (or pixel) as any other, so nothing tells a visitor whether a token exists or
+what platform is behind it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from api.dependencies.common import ClientIP
+from core.config import settings
+from models.base import utcnow
+from models.phishing_event import EventType
+from services import tracking
+from services.phishing_events import Target
+
+router = APIRouter(prefix="/t", tags=["tracking"], include_in_schema=False)
+
+Token = Annotated[str, Path(max_length=64)]
+_NO_STORE = {"Cache-Control": "no-store, max-age=0", "Pragma": "no-cache"}
+_PAGE = {**_NO_STORE, "Content-Security-Policy": tracking.PAGE_CSP, "X-Robots-Tag": "noindex"}
+
+
+def _page(html: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(html, status_code=status, headers=_PAGE)
+
+
+def _neutral() -> HTMLResponse:
+    return _page(tracking.neutral_page(), 404)
+
+
+async def _track(
+    request: Request, token: str, kind: EventType, ip: str, details: dict[str, object] | None = None
+) -> Target | None:
+    """Record the hit if the token is live; return its target (None: show the neutral page)."""
+    target = await tracking.targets.get(token)
+    if target is None or not target.trackable:
+        return None
+    hit = tracking.hit(
+        target,
+        kind,
+        method=request.method,
+        headers=request.headers,
+        ip=ip,
+        now=utcnow(),
+        details=details,
+    )
+    await tracking.writer.write(hit)
+    return target
+
+
+@router.api_route("/o/{token}", methods=["GET", "HEAD"])
+async def open_pixel(token: Token, request: Request, ip: ClientIP) -> Response:
+    """The 1x1 open pixel; never cached, the same image whatever the token."""
+    await _track(request, token, EventType.opened, ip)
+    return Response(tracking.PIXEL, media_type="image/gif", headers=_NO_STORE)
+
+
+@router.api_route("/c/{token}", methods=["GET", "HEAD"])
+async def click(token: Token, request: Request, ip: ClientIP) -> Response:
+    """A click: the campaign's landing page, or straight to the teachable moment."""
+    target = await _track(request, token, EventType.clicked, ip)
+    if target is None:
+        return _neutral()
+    if request.method == "HEAD":
+        return Response(headers=_PAGE)
+    context = await tracking.load_context(target)
+    if context.landing_page is not None:
+        return _page(tracking.landing_page(context.landing_page, token))
+    return _page(tracking.teachable_moment(target, context))
+
+
+@router.post("/s/{token}")
+async def submit(token: Token, request: Request, ip: ClientIP) -> Response:
+    """A landing-page form: records that it was submitted (field names; values only if
+    the company asked, never a password), then redirects or shows the teachable moment."""
+    length = request.headers.get("content-length")
+    limit = settings.phishing_submit_max_bytes
+    if length is not None and (not length.isdigit() or int(length) > limit):
+        return _page(tracking.neutral_page(), 413)
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return _page(tracking.neutral_page(), 413)
+    target = await tracking.targets.get(token)
+    if target is None or not target.trackable:
+        return _neutral()
+    context = await tracking.load_context(target)
+    form = tracking.parse_form(body, request.headers.get("content-type", ""))
+    details = tracking.submission_details(context.landing_page, form)
+    await _track(request, token, EventType.submitted, ip, details)
+    redirect = tracking.safe_redirect(
+        context.landing_page.redirect_url if context.landing_page else None
+    )
+    if redirect:
+        return RedirectResponse(redirect, status_code=303, headers=_NO_STORE)
+    return _page(tracking.teachable_moment(target, context))
+
+
+@router.get("/r/{token}")
+async def report(token: Token, request: Request, ip: ClientIP) -> Response:
+    """The report link inside a simulation email: counts as reporting it."""
+    target = await _track(request, token, EventType.reported, ip)
+    if target is None:
+        return _neutral()
+    return _page(tracking.reported_page())
