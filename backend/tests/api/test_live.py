@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
@@ -21,6 +22,7 @@ from models.api_key import ApiKeyScope
 from models.phishing_event import EventType
 from services.live import RedisLiveHub, live_hub
 from services.phishing_events import EventView, announce
+from tests.api.test_tracking import BROWSER, sent_campaign
 from tests.factories import make_api_key
 from tests.support.live import LoopbackServer, eventually
 from tests.support.phishing import make_campaign_for
@@ -163,6 +165,29 @@ class TestWatching:
         async with watch(live, campaign, tenant.admin_headers) as ws:
             await receive(ws)
             assert [(await receive(ws))["type"] for _ in range(3)] == ["heartbeat"] * 3
+
+
+class TestWithTrackingLinks:
+    async def test_a_recipients_clicks_reach_the_watcher_as_they_happen(
+        self, client, live, session, tenant
+    ):
+        created, rows = await sent_campaign(client, session, tenant, n=1)
+        recipient = rows[0]
+        async with (
+            watch(live, created["id"], tenant.admin_headers) as ws,
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{live.port}") as http,
+        ):
+            await receive(ws)
+            for _ in range(2):
+                r = await http.get(f"/t/c/{recipient.token}", headers={"User-Agent": BROWSER})
+                assert r.status_code == 200
+            got = [(await receive(ws))["event"] for _ in range(2)]
+        assert [(e["type"], e["first"], e["automated"]) for e in got] == [
+            ("clicked", True, False),
+            ("clicked", False, False),  # a repeat: kept, counted once
+        ]
+        assert {e["recipient_id"] for e in got} == {str(recipient.id)}
+        assert {e["campaign_id"] for e in got} == {created["id"]}
 
 
 class TestRefused:
