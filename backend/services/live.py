@@ -42,6 +42,7 @@ from typing import Any
 
 import orjson
 from loguru import logger
+from prometheus_client import Gauge
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
@@ -49,6 +50,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from core.config import Settings, settings
+from core.monitoring import registry
 from services.phishing_events import EventView, on_event
 
 # Messages the Redis hub holds for sending at most; past this (Redis down or far too slow)
@@ -144,7 +146,10 @@ class LiveHub:
                     del self._subscribers[campaign_id]
                     await self._unlisten(campaign_id)
 
-    def subscriber_count(self, campaign_id: uuid.UUID) -> int:
+    def subscriber_count(self, campaign_id: uuid.UUID | None = None) -> int:
+        """Subscriptions open for `campaign_id`, or for every campaign."""
+        if campaign_id is None:
+            return sum(len(s) for s in self._subscribers.values())
         return len(self._subscribers.get(campaign_id, ()))
 
     async def close(self) -> None:
@@ -333,6 +338,9 @@ def build_hub(settings: Settings) -> LiveHub:
 
 
 live_hub: LiveHub = build_hub(settings)
+Gauge(
+    "vigil_live_subscribers", "Live event streams open in this process.", registry=registry
+).set_function(live_hub.subscriber_count)
 
 
 def event_message(event: EventView) -> dict[str, Any]:

@@ -264,6 +264,21 @@ class TestEnding:
         assert set(kinds) <= {"heartbeat"}
         assert (code, reason) == (4401, "invalid_token")
 
+    async def test_revoking_the_api_key_ends_the_stream(
+        self, client, live, session, tenant, monkeypatch
+    ):
+        monkeypatch.setattr(settings, "live_heartbeat_seconds", 0.2)
+        campaign = await new_campaign(client, tenant)
+        key, secret = await make_api_key(session, tenant.company)
+        await session.commit()
+        async with watch(live, campaign, {"Authorization": f"Bearer {secret}"}) as ws:
+            assert (await receive(ws))["type"] == "hello"
+            r = await client.delete(f"/api/v1/api-keys/{key.id}", headers=tenant.admin_headers)
+            assert r.status_code == 204
+            kinds, code, reason = await until_closed(ws)
+        assert set(kinds) <= {"heartbeat"}
+        assert (code, reason) == (4401, "invalid_token")
+
     async def test_a_client_that_falls_behind_is_disconnected_with_4429(
         self, client, live, tenant, monkeypatch
     ):
@@ -282,6 +297,8 @@ class TestEnding:
         async with watch(live, campaign, tenant.admin_headers) as ws:
             await receive(ws)
             assert live_hub.subscriber_count(campaign) == 1
+            metrics = (await client.get("/metrics")).text
+            assert "vigil_live_subscribers 1.0" in metrics
         await wait_until_unwatched(campaign)
 
     async def test_shutdown_closes_with_1012(self, app, client, tenant):
