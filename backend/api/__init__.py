@@ -26,6 +26,8 @@ from api.routes import (
     phishing_campaigns,
     sending_profiles,
     tracking,
+    training_campaigns,
+    user_enrollments,
     user_import,
     users,
     webhooks,
@@ -50,6 +52,8 @@ ROUTERS = (
     learning,
     certificates,
     tracking,
+    training_campaigns,
+    user_enrollments,
 )
 
 

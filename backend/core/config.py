@@ -152,6 +152,14 @@ class Settings(BaseSettings):
     # attempts in a row, or after failing without a success for this many hours.
     webhook_disable_after_failures: int = Field(default=15, ge=1)
     webhook_disable_after_hours: float = Field(default=24.0, gt=0)
+    # --- training campaigns ---
+    # One pass: start due campaigns, enroll people who joined a group, plan and send due
+    # reminders. Reminders retry temporary failures after `retry` seconds, doubling.
+    training_poll_seconds: float = Field(default=60.0, gt=0)
+    training_reminder_batch_size: int = Field(default=200, ge=1, le=5000)
+    training_reminder_lease_seconds: int = Field(default=600, ge=10)
+    training_reminder_max_attempts: int = Field(default=8, ge=1, le=50)
+    training_reminder_retry_seconds: int = Field(default=300, ge=1)
 
     # --- file storage ---
     storage_backend: Literal["local", "s3"] = "local"

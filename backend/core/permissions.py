@@ -25,6 +25,8 @@ class Permission(StrEnum):
     phishing_manage = "phishing:manage"
     content_manage = "content:manage"
     webhooks_manage = "webhooks:manage"
+    training_manage = "training:manage"
+    training_read = "training:read"
 
 
 _ADMIN = frozenset(
@@ -40,6 +42,8 @@ _ADMIN = frozenset(
         Permission.phishing_manage,
         Permission.content_manage,
         Permission.webhooks_manage,
+        Permission.training_manage,
+        Permission.training_read,
     }
 )
 
@@ -47,8 +51,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.platform_admin: _ADMIN | {Permission.platform_companies},
     Role.admin: _ADMIN,
     # Managers read the people and groups they report on; they change nothing.
+    # Training progress is limited to the people in their groups (services.training_progress).
     Role.manager: frozenset(
-        {Permission.users_read, Permission.groups_read, Permission.company_read}
+        {
+            Permission.users_read,
+            Permission.groups_read,
+            Permission.company_read,
+            Permission.training_read,
+        }
     ),
     Role.learner: frozenset(),
 }

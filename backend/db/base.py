@@ -13,6 +13,7 @@ from models.landing_page import LandingPage
 from models.phishing_campaign import CampaignRecipient, PhishingCampaign
 from models.phishing_event import PhishingEvent
 from models.sending_profile import SendingProfile
+from models.training_campaign import TrainingCampaign, TrainingReminder
 from models.user import User
 from models.webhook import WebhookDelivery, WebhookEndpoint
 
@@ -40,6 +41,8 @@ __all__ = [
     "RecoveryCode",
     "RefreshToken",
     "SendingProfile",
+    "TrainingCampaign",
+    "TrainingReminder",
     "User",
     "UserToken",
     "WebhookDelivery",

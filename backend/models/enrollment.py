@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, TenantScoped, Timestamps, UUIDPrimaryKey, utcnow
 from models.course import Course
+from models.user import User
 
 
 class EnrollmentState(StrEnum):
@@ -56,12 +57,15 @@ class Enrollment(UUIDPrimaryKey, Timestamps, TenantScoped, Base):
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     completed_at: Mapped[datetime | None] = mapped_column(default=None)
     due_at: Mapped[datetime | None] = mapped_column(default=None)
-    training_campaign_id: Mapped[uuid.UUID | None] = mapped_column(default=None, index=True)
+    training_campaign_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("training_campaigns.id", ondelete="SET NULL"), default=None, index=True
+    )
     source: Mapped[str] = mapped_column(String(30), default="manual")
     # Where the learner was last: the resume point.
     last_lesson_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
 
     course: Mapped[Course] = relationship(lazy="raise")
+    user: Mapped[User] = relationship(lazy="raise")
 
     def effective_state(self, now: datetime) -> EnrollmentState:
         if (

@@ -2,10 +2,15 @@
 remediation and admins put a course in front of learners.
 
 `enroll` is idempotent (one enrollment per learner and course; enrolling again does
-nothing) and built for size: ids are checked against the company and inserted a chunk at a
-time with multi-row `INSERT … ON CONFLICT DO NOTHING` (PostgreSQL and SQLite alike), so
-50,000 learners cost a few dozen statements, not 50,000. Each enrollment points at the
-course's current published version and keeps it, whatever is published later.
+nothing) and built for size. On PostgreSQL one `INSERT … SELECT FROM unnest(ids) JOIN users
+… ON CONFLICT DO NOTHING` per 20,000 people checks the ids against the company and inserts
+in the same statement: the join probes the users' primary key once per id. (The earlier
+form — `SELECT id FROM users WHERE id IN (<1,000 parameters>)`, then a multi-row INSERT —
+took 57 s for 50,000 people under row-level security: after five runs PostgreSQL switched
+the prepared check to a generic plan that scanned the company's users and compared each
+with the 1,000-element list, ~1.2 s per chunk.) SQLite keeps the chunked check and
+multi-row insert. Each enrollment points at the course's current published version and
+keeps it, whatever is published later.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import CursorResult, and_, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +33,21 @@ from services.courses import CourseNotFound
 
 # 13 columns a row: 1,000 rows stay well inside both engines' bound-parameter limits.
 CHUNK = 1000
+PG_CHUNK = 20_000
+# Constant text; every value is a bound parameter.
+_PG_ENROLL = text(
+    "INSERT INTO enrollments (id, company_id, user_id, course_id, course_version_id, state, "
+    "percent, time_spent_seconds, due_at, training_campaign_id, source, created_at, "
+    "updated_at) "
+    "SELECT t.id, u.company_id, u.id, CAST(:course_id AS uuid), CAST(:version_id AS uuid), "
+    "'not_started', 0, 0, CAST(:due_at AS timestamptz), CAST(:campaign_id AS uuid), "
+    "CAST(:source AS varchar), CAST(:now AS timestamptz), CAST(:now AS timestamptz) "
+    "FROM unnest(CAST(:ids AS uuid[]), CAST(:user_ids AS uuid[])) AS t(id, user_id) "
+    "JOIN users u ON u.id = t.user_id "
+    "WHERE u.company_id = CAST(:company_id AS uuid) AND u.status <> 'disabled' "
+    "AND u.deleted_at IS NULL "
+    "ON CONFLICT (user_id, course_id) DO NOTHING"
+)
 
 
 class CourseNotEnrollable(ValidationFailed):
@@ -76,6 +96,25 @@ async def enroll(
     now = utcnow()
     created = 0
     ids = list(dict.fromkeys(user_ids))
+    if session.get_bind().dialect.name == "postgresql":
+        for start in range(0, len(ids), PG_CHUNK):
+            chunk = ids[start : start + PG_CHUNK]
+            result: CursorResult[Any] = await session.execute(  # type: ignore[assignment]
+                _PG_ENROLL,
+                {
+                    "ids": [new_id() for _ in chunk],
+                    "user_ids": chunk,
+                    "company_id": company_id,
+                    "course_id": course.id,
+                    "version_id": version.id,
+                    "due_at": due_at,
+                    "campaign_id": training_campaign_id,
+                    "source": source,
+                    "now": now,
+                },
+            )
+            created += result.rowcount
+        return created
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
         valid = (

@@ -322,6 +322,34 @@ def members_query(group: Group) -> Select[Any]:
     return stmt.where(rules_filter(RuleSet.model_validate(group.rules)))
 
 
+async def audience_filter(
+    session: AsyncSession,
+    company_id: uuid.UUID,
+    group_ids: Sequence[uuid.UUID | str],
+    user_ids: Sequence[uuid.UUID | str],
+) -> ColumnElement[bool] | None:
+    """Users in any of the groups (as of now) or listed by id; None when nothing is named.
+    Combine with the company and status filters the caller needs."""
+    groups = (
+        await session.scalars(
+            select(Group).where(
+                Group.company_id == company_id,
+                Group.id.in_([uuid.UUID(str(g)) for g in group_ids]),
+            )
+        )
+    ).all()
+    reasons: list[ColumnElement[bool]] = []
+    for group in groups:
+        if group.kind is GroupKind.static:
+            listed = select(GroupMember.user_id).where(GroupMember.group_id == group.id)
+            reasons.append(User.id.in_(listed))
+        else:
+            reasons.append(rules_filter(RuleSet.model_validate(group.rules)))
+    if user_ids:
+        reasons.append(User.id.in_([uuid.UUID(str(u)) for u in user_ids]))
+    return or_(*reasons) if reasons else None
+
+
 @dataclass(frozen=True, slots=True)
 class Member:
     user: User
@@ -382,6 +410,11 @@ async def add_members(
         GroupMember(company_id=group.company_id, group_id=group.id, user_id=u) for u in new
     )
     await session.flush()
+    if new:
+        # Imported here: training campaigns build on groups (audience_filter).
+        from services.training_campaigns import enroll_new_group_members
+
+        await enroll_new_group_members(session, group.company_id, group.id)
     if audit_it and new:
         await audit.record(
             session,

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from email.utils import parseaddr
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, insert, or_, select, text, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.crypto import new_token
@@ -26,7 +26,7 @@ from db.scoping import AuthContext, RequestMeta, get_scoped, scoped_select
 from models.base import new_id, utcnow
 from models.company import Company
 from models.email_template import EmailTemplate
-from models.group import Group, GroupKind, GroupMember
+from models.group import Group
 from models.landing_page import LandingPage
 from models.phishing_campaign import (
     CampaignRecipient,
@@ -36,10 +36,9 @@ from models.phishing_campaign import (
 )
 from models.sending_profile import SendingProfile
 from models.user import User, UserStatus
-from schemas.group import RuleSet
 from schemas.phishing_campaign import CampaignCreate, CampaignUpdate, SendCounts
 from services import audit, email_templates, enrollments
-from services.groups import rules_filter
+from services.groups import audience_filter
 from services.send_window import BusinessHours, plan, zone_of
 
 # Tracking tokens: 18 random bytes = 144 bits, 24 URL-safe characters.
@@ -304,23 +303,8 @@ async def resolve_recipients(
 ) -> list[_Person]:
     """Everyone in the campaign's groups or listed by id, once each, disabled and deleted
     people left out — as of now."""
-    groups = (
-        await session.scalars(
-            select(Group).where(
-                Group.company_id == company_id, Group.id.in_([uuid.UUID(g) for g in group_ids])
-            )
-        )
-    ).all()
-    reasons: list[ColumnElement[bool]] = []
-    for group in groups:
-        if group.kind is GroupKind.static:
-            listed = select(GroupMember.user_id).where(GroupMember.group_id == group.id)
-            reasons.append(User.id.in_(listed))
-        else:
-            reasons.append(rules_filter(RuleSet.model_validate(group.rules)))
-    if user_ids:
-        reasons.append(User.id.in_([uuid.UUID(u) for u in user_ids]))
-    if not reasons:
+    audience = await audience_filter(session, company_id, group_ids, user_ids)
+    if audience is None:
         return []
     rows = await session.execute(
         select(
@@ -336,7 +320,7 @@ async def resolve_recipients(
             User.company_id == company_id,
             User.deleted_at.is_(None),
             User.status != UserStatus.disabled,
-            or_(*reasons),
+            audience,
         )
         .order_by(User.id)
     )

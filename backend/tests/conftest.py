@@ -41,6 +41,8 @@ os.environ["VIGIL_WORKERS_IN_PROCESS"] = "true"
 os.environ["VIGIL_WORKER_POLL_SECONDS"] = "0.05"
 # Tests drive phishing send passes themselves (`phishing_sender.run_pass`).
 os.environ["VIGIL_SEND_POLL_SECONDS"] = "3600"
+# … and training passes (`training_reminders.run_pass`).
+os.environ["VIGIL_TRAINING_POLL_SECONDS"] = "3600"
 os.environ["VIGIL_LOG_LEVEL"] = "WARNING"
 os.environ["VIGIL_BCRYPT_ROUNDS"] = "4"  # real bcrypt, cheap cost: the suite hashes a lot
 os.environ["VIGIL_EMAIL_BACKEND"] = "outbox"

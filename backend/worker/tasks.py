@@ -5,7 +5,7 @@ registers every task with the broker (the worker process imports it at start).""
 from __future__ import annotations
 
 from core.config import settings
-from services import phishing_sender
+from services import phishing_sender, training_reminders
 from worker import webhooks  # noqa: F401  (registers the webhook task and loop)
 from worker.loops import periodic
 
@@ -14,3 +14,9 @@ from worker.loops import periodic
 async def send_due_phishing_emails() -> None:
     """Claim and send due simulation emails; settle stale handovers; complete campaigns."""
     await phishing_sender.run_pass()
+
+
+@periodic("training", settings.training_poll_seconds)
+async def run_training_pass() -> None:
+    """Start due training campaigns, auto-enroll newcomers, plan and send reminders."""
+    await training_reminders.run_pass()

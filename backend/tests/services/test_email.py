@@ -46,11 +46,34 @@ CONTEXTS: dict[str, dict[str, Any]] = {
     },
     "password_changed": {},
     "report_thanks": {"reported_subject": "Your invoice is overdue"},
+    "remedial_training": {
+        "first_name": "Ada",
+        "course_title": "Phishing basics",
+        "due_days": 14,
+        "training_url": "https://vigil.example.com/me/enrollments",
+    },
     "webhook_disabled": {
         "url": "https://hooks.acme.example.com/vigil",
         "reason": "15 deliveries in a row failed.",
         "last_error": "HTTP 500: oops",
         "timeout": "10",
+    },
+    "training_reminder": {
+        "kind": "before_due",
+        "learner_name": "Ann Learner",
+        "course_title": "Phishing basics",
+        "company_name": "Acme",
+        "due_at": EXPIRES,
+        "percent": 40,
+        "course_url": "https://vigil.example/training/123",
+    },
+    "training_escalation": {
+        "manager_name": "Bob Boss",
+        "learner_name": "Ann Learner",
+        "learner_email": "ann@acme.example.com",
+        "course_title": "Phishing basics",
+        "due_at": EXPIRES,
+        "percent": 40,
     },
 }
 BUSY = "busy@example.com"
