@@ -20,6 +20,7 @@ from core.monitoring import init_sentry, register_pool_collector
 from db.migrations import migrate
 from db.session import dispose_engine, engine
 from schemas.base import ErrorResponse
+from services.live import live_hub
 from worker.broker import broker
 from worker.runtime import WorkerRuntime
 
@@ -41,6 +42,7 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if runtime is not None:
             await runtime.stop()
         await broker.shutdown()
+        await live_hub.close()
         await cache.close()
         await dispose_engine()
         logger.info("Vigil API stopped")

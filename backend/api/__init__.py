@@ -2,10 +2,13 @@
 
 The routers carry the full prefix themselves and `main` adds their routes to the app
 directly: FastAPI 0.165 resolves `include_router` nests on every request, which measured
-at ~150 µs a request for these routes.
+at ~150 µs a request for these routes. WebSocket routes (`live`) are added the same way.
+
+Importing `api.routes.live` also registers the listener that publishes each recorded
+phishing event to the live stream (`services.live`).
 """
 
-from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
 
 from api.routes import (
     api_keys,
@@ -19,6 +22,7 @@ from api.routes import (
     groups,
     landing_pages,
     learning,
+    live,
     phishing_campaigns,
     phishing_reports,
     phishing_results,
@@ -48,6 +52,7 @@ ROUTERS = (
     phishing_campaigns,
     phishing_reports,
     phishing_results,
+    live,
     files,
     webhooks,
     courses,
@@ -58,5 +63,5 @@ ROUTERS = (
 )
 
 
-def api_routes() -> list[APIRoute]:
+def api_routes() -> list[BaseRoute]:
     return [route for module in ROUTERS for route in module.router.routes]

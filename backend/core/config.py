@@ -135,6 +135,14 @@ class Settings(BaseSettings):
     phishing_scanner_user_agents: list[str] = Field(default_factory=list)
     phishing_submit_max_bytes: int = Field(default=64 * 1024, ge=1024)
     remediation_due_days: int = Field(default=14, ge=1, le=365)
+    # --- live event stream (WS /phishing/campaigns/{id}/live) ---
+    # A heartbeat message every this many seconds; the caller's credential and access to the
+    # campaign are checked again at each one, so an expired token or a disabled user ends
+    # the stream within this time.
+    live_heartbeat_seconds: float = Field(default=25.0, gt=0, le=300)
+    # Events held for one client that reads slower than they happen; past this the client
+    # is disconnected (close code 4429) rather than buffered without limit.
+    live_buffer_events: int = Field(default=1000, ge=1, le=100_000)
     # --- outgoing webhooks ---
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     # Attempts per event and endpoint before a delivery is abandoned; retries wait

@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.dependencies.common import ClientIP, SessionDep
 from core.context import request_id_var
@@ -56,14 +57,9 @@ async def get_request_meta(request: Request, ip: ClientIP) -> RequestMeta:
 MetaDep = Annotated[RequestMeta, Depends(get_request_meta)]
 
 
-async def _principal(
-    request: Request,
-    session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> AuthContext:
-    if credentials is None or not credentials.credentials:
-        raise InvalidAccessToken("Authentication is required.")
-    token = credentials.credentials
+async def authenticate_token(session: AsyncSession, token: str, *, path: str) -> AuthContext:
+    """Who `token` (an access JWT or an API key) belongs to, for a call to `path`; raises
+    `InvalidAccessToken` or `MfaSetupRequired`. Shared by HTTP routes and WebSockets."""
     if token.startswith(api_key_service.KEY_PREFIX):
         auth = await api_key_service.authenticate(session, token)
         if auth is None:
@@ -82,7 +78,6 @@ async def _principal(
         raise InvalidAccessToken()
     if await is_session_revoked(claims.session_id):
         raise InvalidAccessToken()
-    path = request.url.path
     if claims.mfa_setup_pending and not (
         path in MFA_SETUP_PATHS or path.startswith(MFA_SETUP_PREFIX)
     ):
@@ -94,6 +89,16 @@ async def _principal(
         session_id=claims.session_id,
         email=principal.email,
     )
+
+
+async def _principal(
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> AuthContext:
+    if credentials is None or not credentials.credentials:
+        raise InvalidAccessToken("Authentication is required.")
+    return await authenticate_token(session, credentials.credentials, path=request.url.path)
 
 
 Auth = Annotated[AuthContext, Depends(_principal)]
@@ -112,18 +117,24 @@ async def get_current_user(auth: Auth, session: SessionDep) -> User:
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
+def check_permission(auth: AuthContext, permission: Permission, *, writes: bool) -> None:
+    """Raise `PermissionDenied` unless `auth` may use `permission` (to change things when
+    `writes`): the role table, and what API keys are kept from."""
+    if not allowed(auth.role, permission):
+        raise PermissionDenied()
+    if auth.is_api_key:
+        if permission in API_KEY_EXCLUDED:
+            raise PermissionDenied("API keys cannot do this; sign in as an admin.")
+        if writes and auth.api_key_scope is not ApiKeyScope.read_write:
+            raise PermissionDenied("This API key may only read.")
+
+
 def require(permission: Permission) -> Callable[..., Awaitable[AuthContext]]:
     """A dependency that lets the caller through only with `permission` (core.permissions)."""
 
     async def check(auth: Auth, request: Request) -> AuthContext:
-        if not allowed(auth.role, permission):
-            raise PermissionDenied()
-        if auth.is_api_key:
-            if permission in API_KEY_EXCLUDED:
-                raise PermissionDenied("API keys cannot do this; sign in as an admin.")
-            writes = request.method not in ("GET", "HEAD", "OPTIONS")
-            if writes and auth.api_key_scope is not ApiKeyScope.read_write:
-                raise PermissionDenied("This API key may only read.")
+        writes = request.method not in ("GET", "HEAD", "OPTIONS")
+        check_permission(auth, permission, writes=writes)
         return auth
 
     check.__name__ = f"require_{permission.value}"

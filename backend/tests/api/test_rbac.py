@@ -3,6 +3,10 @@
 The routes are read from the application itself, so a route is covered the day it is added.
 One that declares no permission must be listed below as public or self-service, or
 `test_every_route_declares_who_may_call_it` fails: a route cannot forget its check.
+
+WebSocket routes check their caller on connect, outside FastAPI's dependencies, and are
+tested against a real server in their own modules; each must be listed in `WEBSOCKETS`
+with the permission it requires, so a new one cannot go unnoticed.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 import pytest
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from starlette.routing import WebSocketRoute
 
 from api.dependencies.auth import bearer as bearer_scheme
 from core.permissions import Permission, allowed
@@ -78,6 +83,11 @@ SELF = frozenset(
         "POST /api/v1/phishing/reports",
     }
 )
+# WebSocket routes, the permission each requires, and where that is tested.
+WEBSOCKETS = {
+    # tests/api/test_live.py
+    "/api/v1/phishing/campaigns/{campaign_id}/live": Permission.phishing_manage,
+}
 ROLES = (Role.platform_admin, Role.admin, Role.manager, Role.learner)
 _PATH_PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
 
@@ -115,6 +125,8 @@ def _depends_on(dependant: Dependant, call: Any) -> bool:
 
 def _walk(routes: Iterable[Any]) -> Iterator[Endpoint]:
     for route in routes:
+        if isinstance(route, WebSocketRoute):
+            continue  # not HTTP: see WEBSOCKETS
         if hasattr(route, "effective_candidates"):
             # FastAPI >= 0.16x keeps an included router as one wrapper route; its
             # candidates carry the full path and the dependencies of each route.
@@ -218,6 +230,10 @@ class TestRouteTable:
     def test_every_listed_route_exists(self):
         paths = {e.path for e in ENDPOINTS} | {str(e) for e in ENDPOINTS}
         assert (PUBLIC | SELF) - paths == set()
+
+    def test_every_websocket_route_is_listed(self):
+        sockets = {r.path for r in APP.routes if isinstance(r, WebSocketRoute)}
+        assert sockets == set(WEBSOCKETS)
 
     def test_every_permission_is_used(self):
         assert {e.permission for e in WITH_PERMISSION} == set(Permission)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from httpx import ASGITransport, AsyncClient
@@ -117,3 +118,34 @@ class TestHtmlHeaders:
     async def test_json_responses_keep_the_header_list_short(self, client):
         r = await client.get("/health/live")
         assert "x-frame-options" not in r.headers
+
+
+class TestWebSockets:
+    async def test_a_websocket_scope_passes_through_unchanged(self):
+        """The edge's HTTP work (body limit, headers, gzip, metrics) is not for WebSockets:
+        the app gets the very scope, receive and send, with a request id for its logs."""
+        from core.context import request_id_var
+
+        seen: dict[str, Any] = {}
+
+        async def app(scope, receive, send):
+            seen.update(scope=scope, receive=receive, send=send, request_id=request_id_var.get())
+
+        async def receive():
+            return {"type": "websocket.connect"}
+
+        async def send(message):
+            raise AssertionError("the edge sent something of its own")
+
+        # A Content-Length over the body limit would be refused (413) for HTTP.
+        headers = [(b"content-length", b"99999999999"), (b"accept-encoding", b"gzip")]
+        scope = {"type": "websocket", "path": "/api/v1/x/live", "headers": headers}
+        snapshot = dict(scope)
+        await EdgeMiddleware(app, Settings(_env_file=None, max_body_bytes=1024))(
+            scope, receive, send
+        )
+        assert seen["scope"] is scope
+        assert scope == snapshot
+        assert seen["receive"] is receive
+        assert seen["send"] is send
+        assert re.fullmatch(r"[0-9a-f]{32}", seen["request_id"])

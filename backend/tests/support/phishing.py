@@ -79,3 +79,14 @@ async def make_campaign(
     assert r.status_code == 201, r.text
     result: dict[str, Any] = r.json()
     return result
+
+
+async def make_campaign_for(
+    client: AsyncClient, headers: dict[str, str], user_ids: list[str], **extra: Any
+) -> dict[str, Any]:
+    """A draft campaign with its own profile and template, sent to `user_ids`."""
+    profile = await make_profile(client, headers)
+    template = await make_template(client, headers)
+    return await make_campaign(
+        client, headers, profile_id=profile, template_ids=[template], user_ids=user_ids, **extra
+    )
