@@ -10,7 +10,7 @@ from fastapi_offline import FastAPIOffline
 from loguru import logger
 
 from api import api_routes
-from api.routes import files, health
+from api.routes import files, health, tracking
 from core.cache import cache
 from core.config import settings
 from core.errors import install_error_handlers
@@ -66,7 +66,7 @@ def create_app() -> FastAPI:
         },
     )
     install_error_handlers(app)
-    install_middleware(app, settings)
+    install_middleware(app, settings, fast_routes=tracking.FAST_ROUTES)
     # Probes and metrics are mounted on the app itself rather than through include_router:
     # FastAPI resolves included routers per request, which costs ~25 µs on a probe that a
     # load balancer and Prometheus call constantly.

@@ -32,6 +32,7 @@ from sqlalchemy import select
 from core.config import settings
 from db.scoping import bind_tenant
 from db.session import unit_of_work
+from models.base import utcnow
 from models.company import Company
 from models.email_template import EmailTemplate
 from models.landing_page import LandingPage
@@ -366,6 +367,26 @@ def hit(
             kind, method=method, headers=headers, ip=ip, sent_at=target.sent_at, now=now
         ),
     )
+
+
+async def track(
+    token: str,
+    kind: EventType,
+    *,
+    method: str,
+    headers: Mapping[str, str],
+    ip: str | None,
+    details: dict[str, Any] | None = None,
+) -> Target | None:
+    """Record the hit if the token is live (answering once it is durable); return its
+    target, or None when the visitor should get the neutral page."""
+    target = await targets.get(token)
+    if target is None or not target.trackable:
+        return None
+    await writer.write(
+        hit(target, kind, method=method, headers=headers, ip=ip, now=utcnow(), details=details)
+    )
+    return target
 
 
 def safe_redirect(url: str | None) -> str | None:

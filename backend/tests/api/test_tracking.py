@@ -124,6 +124,21 @@ class TestOpenAndClick:
         assert first is not None
         assert abs(first - found[0].occurred_at) < timedelta(seconds=1)
 
+    async def test_the_pixel_fast_path_keeps_the_edge_headers_and_the_metrics_label(
+        self, client, session, tenant
+    ):
+        _, rows = await sent_campaign(client, session, tenant, n=1)
+        r = await client.get(f"/t/o/{rows[0].token}", headers={"User-Agent": BROWSER})
+        assert r.headers["x-request-id"]
+        assert r.headers["x-content-type-options"] == "nosniff"
+        head = await client.head(f"/t/o/{rows[0].token}", headers={"User-Agent": BROWSER})
+        assert head.status_code == 200
+        assert head.content == b""
+        assert [e.automated for e in await events(session, rows[0].id)] == [False, True]
+        metrics = await client.get("/metrics")
+        assert 'route="/t/o/{token}"' in metrics.text
+        assert rows[0].token not in metrics.text
+
     async def test_click_shows_the_landing_page_posting_back_to_us(self, client, session, tenant):
         _, rows = await sent_campaign(client, session, tenant, n=1)
         row = rows[0]
