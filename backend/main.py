@@ -64,6 +64,12 @@ def create_app() -> FastAPI:
             422: {"model": ErrorResponse, "description": "Validation error"},
             500: {"model": ErrorResponse, "description": "Unexpected error"},
         },
+        telemetry={
+            "tracing": settings.opentelemetry,
+            "metrics": settings.opentelemetry,
+            "logs": settings.opentelemetry,
+            "operation_spans": settings.opentelemetry,
+        },
     )
     install_error_handlers(app)
     install_middleware(app, settings, fast_routes=tracking.FAST_ROUTES)
