@@ -40,7 +40,7 @@ from models.phishing_event import EventType
 from services import phishing_render
 from services import teachable_moment as teachable_moment_pages
 from services.landing_pages import recordable_submission
-from services.phishing_events import Hit, Target, find_targets, record
+from services.phishing_events import EventView, Hit, Target, find_targets, record
 
 TARGET_TTL = 10.0
 TARGET_CACHE_SIZE = 100_000
@@ -189,18 +189,6 @@ class TargetCache:
                 if not future.done():
                     future.set_result(target)
 
-    def peek(self, token: str) -> tuple[bool, Target | None]:
-        """(known, target) from the cache alone."""
-        entry = self._entries.get(token)
-        if entry is not None and entry[0] > time.monotonic():
-            return True, entry[1]
-        return False, None
-
-    def put(self, token: str, target: Target | None) -> None:
-        if len(self._entries) >= TARGET_CACHE_SIZE:
-            self._entries.pop(next(iter(self._entries)))
-        self._entries[token] = (time.monotonic() + TARGET_TTL, target)
-
     def clear(self) -> None:
         self._entries.clear()
 
@@ -211,32 +199,17 @@ targets = TargetCache()
 # --- group commit --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Visit:
-    """A tracking request, before its token is resolved."""
-
-    token: str
-    kind: EventType
-    method: str
-    headers: Mapping[str, str]
-    ip: str | None
-    at: datetime
-    details: dict[str, Any] | None
-
-
 class EventWriter:
-    """Group commit: visits from concurrent requests are resolved (tokens the cache does
-    not know, in one query) and written in one transaction; each caller gets its target
-    once the batch has committed — None for an unknown or finished one — or the batch's
-    error."""
+    """Batches hits from concurrent requests into one transaction; each caller gets its
+    event once the batch has committed (or the batch's error)."""
 
     def __init__(self) -> None:
-        self._pending: list[tuple[Visit, asyncio.Future[Target | None]]] = []
+        self._pending: list[tuple[Hit, asyncio.Future[EventView]]] = []
         self._task: asyncio.Task[None] | None = None
 
-    async def submit(self, visit: Visit) -> Target | None:
-        future: asyncio.Future[Target | None] = asyncio.get_running_loop().create_future()
-        self._pending.append((visit, future))
+    async def write(self, hit: Hit) -> EventView:
+        future: asyncio.Future[EventView] = asyncio.get_running_loop().create_future()
+        self._pending.append((hit, future))
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._drain())
         return await asyncio.shield(future)
@@ -245,45 +218,16 @@ class EventWriter:
         while self._pending:
             batch, self._pending = self._pending[:BATCH_MAX], self._pending[BATCH_MAX:]
             try:
-                found = await self._write([visit for visit, _ in batch])
+                async with unit_of_work() as session:
+                    views = await record(session, [hit for hit, _ in batch])
             except Exception as exc:  # every waiting request gets the error
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
                 continue
-            for (_, future), target in zip(batch, found, strict=True):
+            for (_, future), view in zip(batch, views, strict=True):
                 if not future.done():
-                    future.set_result(target)
-
-    async def _write(self, visits: list[Visit]) -> list[Target | None]:
-        async with unit_of_work() as session:
-            missing = [v.token for v in visits if not targets.peek(v.token)[0]]
-            if missing:
-                looked_up = await find_targets(session, missing)
-                for token in dict.fromkeys(missing):
-                    targets.put(token, looked_up.get(token))
-            resolved: list[Target | None] = []
-            hits: list[Hit] = []
-            for visit in visits:
-                target = targets.peek(visit.token)[1]
-                if target is None or not target.trackable:
-                    resolved.append(None)
-                    continue
-                resolved.append(target)
-                hits.append(
-                    hit(
-                        target,
-                        visit.kind,
-                        method=visit.method,
-                        headers=visit.headers,
-                        ip=visit.ip,
-                        now=visit.at,
-                        details=visit.details,
-                    )
-                )
-            if hits:
-                await record(session, hits)
-        return resolved
+                    future.set_result(view)
 
 
 writer = EventWriter()
@@ -436,7 +380,13 @@ async def track(
 ) -> Target | None:
     """Record the hit if the token is live (answering once it is durable); return its
     target, or None when the visitor should get the neutral page."""
-    return await writer.submit(Visit(token, kind, method, headers, ip, utcnow(), details))
+    target = await targets.get(token)
+    if target is None or not target.trackable:
+        return None
+    await writer.write(
+        hit(target, kind, method=method, headers=headers, ip=ip, now=utcnow(), details=details)
+    )
+    return target
 
 
 def safe_redirect(url: str | None) -> str | None:
