@@ -13,11 +13,10 @@ from sqlalchemy import func, select, text, update
 from models.enrollment import Enrollment
 from models.phishing_campaign import CampaignRecipient
 from models.phishing_event import EventType, PhishingEvent
-from services import phishing_events, phishing_sender, tracking
-from tests.factories import make_user
+from services import phishing_events, tracking
+from tests.support import results
 from tests.support.mail import outbox_messages
-from tests.support.phishing import PHISHING, make_campaign, make_profile, make_template
-from tests.support.smtp import smtp_test_server
+from tests.support.phishing import PHISHING, make_profile, make_template
 from tests.support.training import make_course
 
 BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
@@ -36,56 +35,20 @@ def _fresh_cache():
 
 
 async def sent_campaign(client, session, tenant, *, n=3, landing=True, **campaign):
-    users = [
-        await make_user(
-            session, tenant.company, email=f"t{i}.{uuid.uuid4().hex[:6]}@acme.example.com"
-        )
-        for i in range(n)
-    ]
-    await session.commit()
-    page_id = None
-    if landing:
-        r = await client.post(
-            f"{PHISHING}/landing-pages",
-            json={"name": "Sign-in", "html": PAGE_HTML, "capture_values": True},
-            headers=tenant.admin_headers,
-        )
-        assert r.status_code == 201, r.text
-        page_id = r.json()["id"]
-    async with smtp_test_server() as smtp:
-        profile = await make_profile(client, tenant.admin_headers, port=smtp.port)
-        template = await make_template(
-            client, tenant.admin_headers, red_flags=["Urgent deadline", "Lookalike sender <x>"]
-        )
-        created = await make_campaign(
-            client,
-            tenant.admin_headers,
-            profile_id=profile,
-            template_ids=[template],
-            user_ids=[str(u.id) for u in users],
-            landing_page_id=page_id,
-            **campaign,
-        )
-        r = await client.post(
-            f"{PHISHING}/campaigns/{created['id']}/launch", headers=tenant.admin_headers
-        )
-        assert r.status_code == 200, r.text
-        await phishing_sender.run_pass()
-    # Delivered an hour ago: quick enough hits are a scanner's, tested separately.
-    await session.execute(
-        update(CampaignRecipient)
-        .where(CampaignRecipient.campaign_id == uuid.UUID(created["id"]))
-        .values(sent_at=datetime.now(UTC) - timedelta(hours=1))
+    """A sent campaign (tests.support.results) with a sign-in landing page unless
+    `landing=False`, and a template with red flags."""
+    sent = await results.sent_campaign(
+        client,
+        session,
+        tenant,
+        n=n,
+        landing_page=(
+            {"name": "Sign-in", "html": PAGE_HTML, "capture_values": True} if landing else None
+        ),
+        template={"red_flags": ["Urgent deadline", "Lookalike sender <x>"]},
+        **campaign,
     )
-    await session.commit()
-    rows = (
-        await session.scalars(
-            select(CampaignRecipient).where(
-                CampaignRecipient.campaign_id == uuid.UUID(created["id"])
-            )
-        )
-    ).all()
-    return created, list(rows)
+    return {"id": sent.id}, sent.recipients
 
 
 async def events(session, recipient_id) -> list[PhishingEvent]:

@@ -46,9 +46,14 @@ async def sent_campaign(
     n: int = 3,
     departments: list[str | None] | None = None,
     smtp_replies: dict[int, str] | None = None,
+    landing_page: dict[str, Any] | None = None,
+    template: dict[str, Any] | None = None,
+    **campaign: Any,
 ) -> SentCampaign:
     """`n` people (department from `departments`), one campaign to all, sent through a real
-    SMTP server on loopback; `smtp_replies` makes the server refuse person i."""
+    SMTP server on loopback; `smtp_replies` makes the server refuse person i.
+    `landing_page` (a create body), `template` (extra template fields) and `campaign`
+    (extra campaign fields) shape the campaign."""
     tag = uuid.uuid4().hex[:6]
     users = [
         await make_user(
@@ -66,14 +71,21 @@ async def sent_campaign(
     replies = {emails[i]: reply for i, reply in (smtp_replies or {}).items()}
     async with smtp_test_server(replies=replies) as smtp:
         profile = await make_profile(client, tenant.admin_headers, port=smtp.port)
-        template = await make_template(client, tenant.admin_headers)
+        template_id = await make_template(client, tenant.admin_headers, **(template or {}))
         group = await make_static_group(client, tenant.admin_headers, [str(u.id) for u in users])
+        if landing_page is not None:
+            r = await client.post(
+                f"{PHISHING}/landing-pages", json=landing_page, headers=tenant.admin_headers
+            )
+            assert r.status_code == 201, r.text
+            campaign["landing_page_id"] = r.json()["id"]
         created = await make_campaign(
             client,
             tenant.admin_headers,
             profile_id=profile,
-            template_ids=[template],
+            template_ids=[template_id],
             group_ids=[group],
+            **campaign,
         )
         r = await client.post(
             f"{PHISHING}/campaigns/{created['id']}/launch", json={}, headers=tenant.admin_headers
