@@ -52,7 +52,6 @@ PUBLIC = frozenset(
         # The verification code printed on a certificate is the credential.
         "/certificates/verify/{code}",
         # Tracking links of simulation emails: the recipient token is the credential.
-        "/t/o/{token}",
         "/t/c/{token}",
         "/t/s/{token}",
         "/t/r/{token}",

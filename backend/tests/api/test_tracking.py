@@ -217,6 +217,9 @@ class TestNeutral:
         self, client, session, tenant
     ):
         created, rows = await sent_campaign(client, session, tenant, n=1)
+        too_long = await client.get("/t/c/" + "A" * 500)
+        assert too_long.status_code == 404
+        assert "no longer active" in too_long.text
         unknown = await client.get("/t/c/" + "A" * 24)
         assert unknown.status_code == 404
         assert "no longer active" in unknown.text
