@@ -102,7 +102,7 @@ def format_datetime(value: datetime) -> str:
 
 
 @cache
-def _environment() -> Environment:
+def template_environment() -> Environment:
     # These are system templates we write and review, never user-supplied, so the ordinary
     # (non-sandboxed) environment is right. User-authored content needs the sandbox.
     # Autoescape is on for .html and off for the text parts and subject, which are not HTML.
@@ -120,7 +120,7 @@ def _environment() -> Environment:
 
 def render_email(template: str, context: Mapping[str, Any]) -> RenderedEmail:
     """Render `emails/<template>.{subject.txt,txt,html}`; a missing variable raises."""
-    environment = _environment()
+    environment = template_environment()
     values = {**context, "app_name": settings.app_name, "public_url": settings.public_url}
     subject = environment.get_template(f"emails/{template}.subject.txt").render(values)
     return RenderedEmail(

@@ -469,14 +469,14 @@ async def _load_context(
         # Deleted after launch: the campaign still uses what it was launched with.
         profile = await session.scalar(
             select(SendingProfile)
-            .where(SendingProfile.id == profile_id)
+            .where(SendingProfile.company_id == company_id, SendingProfile.id == profile_id)
             .execution_options(include_deleted=True)
         )
         company_name = await session.scalar(select(Company.name).where(Company.id == company_id))
         templates = (
             await session.scalars(
                 select(EmailTemplate)
-                .where(EmailTemplate.id.in_(template_ids))
+                .where(EmailTemplate.company_id == company_id, EmailTemplate.id.in_(template_ids))
                 .execution_options(include_deleted=True)
             )
         ).all()

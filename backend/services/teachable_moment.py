@@ -10,13 +10,10 @@ after rendering (served, like every tracking page, under a CSP that runs no scri
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-
 from services import phishing_render
-from services.email import TEMPLATES_DIR
+from services.email import template_environment
 from services.html_sanitizer import sanitize
 
 VARIABLES = (
@@ -37,19 +34,9 @@ SAMPLE: dict[str, Any] = {
 }
 
 
-@cache
-def _pages() -> Environment:
-    # Our own templates, not user-supplied: the ordinary environment, autoescaped.
-    return Environment(
-        loader=FileSystemLoader(TEMPLATES_DIR),
-        autoescape=select_autoescape(("html",)),
-        undefined=StrictUndefined,
-    )
-
-
 def page(name: str, values: dict[str, Any] | None = None) -> str:
     """One of our own pages under `templates/phishing/`."""
-    return _pages().get_template(f"phishing/{name}.html").render(values or {})
+    return template_environment().get_template(f"phishing/{name}.html").render(values or {})
 
 
 def render(values: dict[str, Any], custom: str | None) -> str:

@@ -283,12 +283,18 @@ async def load_context(target: Target) -> Context:
         if target.landing_page_id is not None:
             page = await session.scalar(
                 select(LandingPage)
-                .where(LandingPage.id == target.landing_page_id)
+                .where(
+                    LandingPage.company_id == target.company_id,
+                    LandingPage.id == target.landing_page_id,
+                )
                 .execution_options(include_deleted=True)
             )
         template = await session.scalar(
             select(EmailTemplate)
-            .where(EmailTemplate.id == target.template_id)
+            .where(
+                EmailTemplate.company_id == target.company_id,
+                EmailTemplate.id == target.template_id,
+            )
             .execution_options(include_deleted=True)
         )
     return Context(
