@@ -493,65 +493,65 @@ async def _release_claims(
     )
 
 
-async def pause_campaign(
-    session: AsyncSession, auth: AuthContext, campaign_id: uuid.UUID, *, meta: RequestMeta
+# Lifecycle actions: the states each may start from.
+_ALLOWED_FROM: dict[str, tuple[CampaignStatus, ...]] = {
+    "paused": ACTIVE,
+    "resumed": (CampaignStatus.paused,),
+    "cancelled": (*ACTIVE, CampaignStatus.draft, CampaignStatus.paused),
+}
+
+
+async def _change_state(
+    session: AsyncSession,
+    auth: AuthContext,
+    campaign_id: uuid.UUID,
+    action: str,
+    *,
+    meta: RequestMeta,
 ) -> PhishingCampaign:
     campaign = await get_campaign(session, auth, campaign_id)
-    if campaign.status not in ACTIVE:
-        raise _wrong_state("paused", campaign.status)
-    campaign.status = CampaignStatus.paused
-    campaign.paused_at = utcnow()
-    await _release_claims(session, campaign, SendStatus.pending)
+    if campaign.status not in _ALLOWED_FROM[action]:
+        raise _wrong_state(action, campaign.status)
+    now = utcnow()
+    if action == "paused":
+        campaign.status, campaign.paused_at = CampaignStatus.paused, now
+        await _release_claims(session, campaign, SendStatus.pending)
+    elif action == "resumed":
+        scheduled = campaign.launch_at is not None and campaign.launch_at > now
+        campaign.status = CampaignStatus.scheduled if scheduled else CampaignStatus.running
+        campaign.paused_at = None
+    else:
+        campaign.status, campaign.cancelled_at = CampaignStatus.cancelled, now
+        await _release_claims(session, campaign, SendStatus.cancelled)
     await session.flush()
     await audit.record(
         session,
-        "phishing_campaign.paused",
+        f"phishing_campaign.{action}",
         auth=auth,
         target=("phishing_campaign", campaign.id),
         meta=meta,
     )
     return campaign
+
+
+async def pause_campaign(
+    session: AsyncSession, auth: AuthContext, campaign_id: uuid.UUID, *, meta: RequestMeta
+) -> PhishingCampaign:
+    """Stop sending; claimed but not handed-over sends go back to pending."""
+    return await _change_state(session, auth, campaign_id, "paused", meta=meta)
 
 
 async def resume_campaign(
     session: AsyncSession, auth: AuthContext, campaign_id: uuid.UUID, *, meta: RequestMeta
 ) -> PhishingCampaign:
-    campaign = await get_campaign(session, auth, campaign_id)
-    if campaign.status is not CampaignStatus.paused:
-        raise _wrong_state("resumed", campaign.status)
-    now = utcnow()
-    scheduled = campaign.launch_at is not None and campaign.launch_at > now
-    campaign.status = CampaignStatus.scheduled if scheduled else CampaignStatus.running
-    campaign.paused_at = None
-    await session.flush()
-    await audit.record(
-        session,
-        "phishing_campaign.resumed",
-        auth=auth,
-        target=("phishing_campaign", campaign.id),
-        meta=meta,
-    )
-    return campaign
+    return await _change_state(session, auth, campaign_id, "resumed", meta=meta)
 
 
 async def cancel_campaign(
     session: AsyncSession, auth: AuthContext, campaign_id: uuid.UUID, *, meta: RequestMeta
 ) -> PhishingCampaign:
-    campaign = await get_campaign(session, auth, campaign_id)
-    if campaign.status in (CampaignStatus.completed, CampaignStatus.cancelled):
-        raise _wrong_state("cancelled", campaign.status)
-    campaign.status = CampaignStatus.cancelled
-    campaign.cancelled_at = utcnow()
-    await _release_claims(session, campaign, SendStatus.cancelled)
-    await session.flush()
-    await audit.record(
-        session,
-        "phishing_campaign.cancelled",
-        auth=auth,
-        target=("phishing_campaign", campaign.id),
-        meta=meta,
-    )
-    return campaign
+    """Stop for good: every send not yet handed over is cancelled."""
+    return await _change_state(session, auth, campaign_id, "cancelled", meta=meta)
 
 
 async def list_sends(
