@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime, time
 from typing import Annotated
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
 from models.phishing_campaign import CampaignStatus, SendStatus
 from schemas.base import CreateSchema, ReadSchema, UpdateSchema
@@ -58,7 +58,7 @@ class CampaignCreate(CreateSchema):
     sending_profile_id: uuid.UUID
     group_ids: IdList = Field(default_factory=list)
     user_ids: IdList = Field(default_factory=list)
-    launch_at: datetime | None = None
+    launch_at: AwareDatetime | None = None
     send_window_minutes: WindowMinutes = 0
     business_hours: BusinessHours | None = None
     complete_after_days: CompleteAfterDays = 7
@@ -80,7 +80,7 @@ class CampaignUpdate(UpdateSchema):
     sending_profile_id: uuid.UUID | None = None
     group_ids: IdList | None = None
     user_ids: IdList | None = None
-    launch_at: datetime | None = None
+    launch_at: AwareDatetime | None = None
     send_window_minutes: WindowMinutes | None = None
     business_hours: BusinessHours | None = None
     complete_after_days: CompleteAfterDays | None = None
@@ -90,7 +90,7 @@ class CampaignUpdate(UpdateSchema):
 class LaunchRequest(CreateSchema):
     """Launch now, or at `launch_at` (overrides the campaign's own time)."""
 
-    launch_at: datetime | None = None
+    launch_at: AwareDatetime | None = None
 
 
 class SendCounts(BaseModel):

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from models.enrollment import EnrollmentState
 from models.training_campaign import ReminderKind, ReminderStatus, TrainingCampaignStatus
@@ -57,8 +57,8 @@ class TrainingCampaignCreate(CreateSchema):
     course_ids: CourseIds
     group_ids: IdList = Field(default_factory=list)
     user_ids: IdList = Field(default_factory=list)
-    starts_at: datetime | None = Field(default=None, description="Default: now.")
-    due_at: datetime | None = Field(default=None, description="A fixed due date…")
+    starts_at: AwareDatetime | None = Field(default=None, description="Default: now.")
+    due_at: AwareDatetime | None = Field(default=None, description="A fixed due date…")
     due_days: DueDays | None = Field(default=None, description="…or N days after enrollment.")
     auto_enroll: bool = Field(
         default=True, description="Enroll people who join one of the groups later."
@@ -74,8 +74,8 @@ class TrainingCampaignUpdate(UpdateSchema):
     description: Description | None = None
     group_ids: IdList | None = None
     user_ids: IdList | None = None
-    starts_at: datetime | None = Field(default=None, description="Only while scheduled.")
-    due_at: datetime | None = Field(
+    starts_at: AwareDatetime | None = Field(default=None, description="Only while scheduled.")
+    due_at: AwareDatetime | None = Field(
         default=None, description="Moves the due date of every unfinished enrollment."
     )
     auto_enroll: bool | None = None

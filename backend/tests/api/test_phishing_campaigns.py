@@ -139,6 +139,7 @@ class TestConfigure:
             {"business_hours": {"start": "17:00", "end": "09:00"}},
             {"business_hours": {"days": [7]}},
             {"status": "running"},
+            {"launch_at": "2030-01-01T09:00:00"},  # no timezone: ambiguous
         ],
     )
     async def test_bad_fields_are_422(self, client, tenant, change):

@@ -162,6 +162,8 @@ class TestCreate:
             {"due_days": 0},
             {"reminders": {"bogus": 1}},
             {"company_id": "00000000-0000-0000-0000-000000000000"},
+            {"due_at": "2030-01-01T00:00:00"},  # no timezone: ambiguous
+            {"starts_at": "2030-01-01T00:00:00"},
         ],
     )
     async def test_bad_bodies_are_422(self, client, session, tenant, course, body):
