@@ -109,6 +109,11 @@ def _scanner_networks() -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, 
     return tuple(ipaddress.ip_network(n, strict=False) for n in settings.phishing_scanner_networks)
 
 
+@cache
+def _scanner_agents() -> tuple[str, ...]:
+    return (*SCANNER_AGENTS, *(a.lower() for a in settings.phishing_scanner_user_agents))
+
+
 def automation_reason(
     kind: EventType,
     *,
@@ -128,7 +133,7 @@ def automation_reason(
     agent = headers.get("user-agent", "").lower()
     if not agent:
         return "no user agent"
-    for needle in (*SCANNER_AGENTS, *(a.lower() for a in settings.phishing_scanner_user_agents)):
+    for needle in _scanner_agents():
         if needle in agent:
             return f"scanner user agent ({needle})"
     if ip and _scanner_networks():
