@@ -195,5 +195,6 @@ def main() -> None:
             f"{four.errors} errors (the server and PostgreSQL share two cores)"
         )
 
+
 if __name__ == "__main__":
     main()

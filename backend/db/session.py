@@ -110,3 +110,15 @@ async def unit_of_work() -> AsyncIterator[AsyncSession]:
 
 async def dispose_engine() -> None:
     await engine.dispose()
+
+
+async def driver_connection(session: AsyncSession) -> Any:
+    """The asyncpg connection under `session`, inside the session's transaction: for the few
+    hot statements written in PostgreSQL's own SQL and prepared once per connection (asyncpg
+    caches them), where SQLAlchemy's per-statement and per-row work would dominate."""
+    connection = await session.connection()
+    raw: Any = (await connection.get_raw_connection()).driver_connection
+    if not raw.is_in_transaction():
+        # SQLAlchemy's asyncpg adapter sends BEGIN with its first statement.
+        await connection.exec_driver_sql("SELECT 1")
+    return raw

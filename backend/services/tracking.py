@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -153,46 +154,68 @@ def automation_reason(
 # --- targets -------------------------------------------------------------------------------
 
 
+class _Batch:
+    """Work gathered from concurrent requests and done together: each request waits on the
+    batch's event (not a future of its own: with dozens of requests per batch, a future and
+    a shield per request were a measurable share of the pixel's CPU time)."""
+
+    __slots__ = ("done", "error")
+
+    def __init__(self) -> None:
+        self.done = asyncio.Event()
+        self.error: BaseException | None = None
+
+    async def wait(self) -> None:
+        await self.done.wait()
+        if self.error is not None:
+            raise self.error
+
+
+class _Lookup(_Batch):
+    __slots__ = ("found", "tokens")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tokens: set[str] = set()
+        self.found: dict[str, Target] = {}
+
+
 class TargetCache:
     """Token → target, for `TARGET_TTL` seconds. Misses that arrive together are looked up
     together, in one query."""
 
     def __init__(self) -> None:
         self._entries: dict[str, tuple[float, Target | None]] = {}
-        self._waiting: dict[str, asyncio.Future[Target | None]] = {}
+        self._next = _Lookup()
         self._task: asyncio.Task[None] | None = None
 
     async def get(self, token: str) -> Target | None:
         entry = self._entries.get(token)
         if entry is not None and entry[0] > time.monotonic():
             return entry[1]
-        future = self._waiting.get(token)
-        if future is None:
-            future = asyncio.get_running_loop().create_future()
-            self._waiting[token] = future
-            if self._task is None or self._task.done():
-                self._task = asyncio.create_task(self._load())
-        return await asyncio.shield(future)
+        lookup = self._next
+        lookup.tokens.add(token)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._load())
+        await lookup.wait()
+        return lookup.found.get(token)
 
     async def _load(self) -> None:
-        while self._waiting:
-            batch, self._waiting = self._waiting, {}
+        while self._next.tokens:
+            lookup, self._next = self._next, _Lookup()
             try:
                 async with unit_of_work() as session:
-                    found = await find_targets(session, list(batch))
+                    lookup.found = await find_targets(session, list(lookup.tokens))
             except Exception as exc:
-                for future in batch.values():
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            expires = time.monotonic() + TARGET_TTL
-            for token, future in batch.items():
-                target = found.get(token)
-                if len(self._entries) >= TARGET_CACHE_SIZE:
-                    self._entries.pop(next(iter(self._entries)))
-                self._entries[token] = (expires, target)
-                if not future.done():
-                    future.set_result(target)
+                lookup.error = exc
+            else:
+                expires = time.monotonic() + TARGET_TTL
+                entries = self._entries
+                for token in lookup.tokens:
+                    if len(entries) >= TARGET_CACHE_SIZE:
+                        entries.pop(next(iter(entries)))
+                    entries[token] = (expires, lookup.found.get(token))
+            lookup.done.set()
 
     def clear(self) -> None:
         self._entries.clear()
@@ -204,35 +227,50 @@ targets = TargetCache()
 # --- group commit --------------------------------------------------------------------------
 
 
+class _Write(_Batch):
+    __slots__ = ("hits", "views")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hits: list[Hit] = []
+        self.views: list[EventView] = []
+
+
 class EventWriter:
     """Batches hits from concurrent requests into one transaction; each caller gets its
     event once the batch has committed (or the batch's error)."""
 
     def __init__(self) -> None:
-        self._pending: list[tuple[Hit, asyncio.Future[EventView]]] = []
+        self._next = _Write()
+        self._full: deque[_Write] = deque()  # cut at BATCH_MAX, waiting their turn
         self._task: asyncio.Task[None] | None = None
 
     async def write(self, hit: Hit) -> EventView:
-        future: asyncio.Future[EventView] = asyncio.get_running_loop().create_future()
-        self._pending.append((hit, future))
+        batch = self._next
+        index = len(batch.hits)
+        batch.hits.append(hit)
+        if index + 1 >= BATCH_MAX:
+            self._full.append(batch)
+            self._next = _Write()
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._drain())
-        return await asyncio.shield(future)
+        await batch.wait()
+        return batch.views[index]
 
     async def _drain(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending[:BATCH_MAX], self._pending[BATCH_MAX:]
+        while True:
+            if self._full:
+                batch = self._full.popleft()
+            elif self._next.hits:
+                batch, self._next = self._next, _Write()
+            else:
+                return
             try:
                 async with unit_of_work() as session:
-                    views = await record(session, [hit for hit, _ in batch])
+                    batch.views = await record(session, batch.hits)
             except Exception as exc:  # every waiting request gets the error
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for (_, future), view in zip(batch, views, strict=True):
-                if not future.done():
-                    future.set_result(view)
+                batch.error = exc
+            batch.done.set()
 
 
 writer = EventWriter()
