@@ -37,11 +37,15 @@ def client_ip(conn: HTTPConnection, trusted_proxies: Iterable[str]) -> str:
     """The socket peer, unless it is a trusted proxy: then the nearest untrusted hop of
     `X-Forwarded-For`, read from the right, so a client cannot forge its own address."""
     peer = conn.client.host if conn.client else "unknown"
+    return client_address(peer, conn.headers.get("x-forwarded-for", ""), trusted_proxies)
+
+
+def client_address(peer: str, forwarded_for: str, trusted_proxies: Iterable[str]) -> str:
+    """`client_ip` from the peer address and the `X-Forwarded-For` header's value."""
     networks = _networks(tuple(trusted_proxies))
     if not networks or not _is_trusted(peer, networks):
         return peer
-    forwarded = conn.headers.get("x-forwarded-for", "")
-    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
     for hop in reversed(hops):
         if not _is_trusted(hop, networks):
             try:

@@ -88,6 +88,12 @@ def auth_lookup(session: AsyncSession) -> AbstractAsyncContextManager[None]:
     return _policy_flag(session, "app.auth_lookup")
 
 
+async def auth_lookup_raw(raw: Any) -> None:
+    """`auth_lookup` on an asyncpg connection, for the rest of its transaction (which must
+    run only the lookup and end: `db.session.raw_transaction`)."""
+    await raw.execute("SELECT set_config('app.auth_lookup', 'on', true)")
+
+
 def worker_scan(session: AsyncSession) -> AbstractAsyncContextManager[None]:
     """Open the queue tables that allow it (`core.rls`, `worker_scan=True`) for reading
     across companies, for a worker's query of which companies have work due; the claim

@@ -122,3 +122,14 @@ async def driver_connection(session: AsyncSession) -> Any:
         # SQLAlchemy's asyncpg adapter sends BEGIN with its first statement.
         await connection.exec_driver_sql("SELECT 1")
     return raw
+
+
+@asynccontextmanager
+async def raw_transaction() -> AsyncIterator[Any]:
+    """A pooled connection's asyncpg connection, in a transaction of its own (PostgreSQL
+    only): for a hot path that needs no ORM at all. SQLAlchemy never begins on it, so it
+    goes back to the pool with nothing to reset."""
+    async with engine.connect() as connection:
+        raw: Any = (await connection.get_raw_connection()).driver_connection
+        async with raw.transaction():
+            yield raw

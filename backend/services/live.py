@@ -146,6 +146,11 @@ class LiveHub:
                     del self._subscribers[campaign_id]
                     await self._unlisten(campaign_id)
 
+    def wants(self, campaign_id: uuid.UUID) -> bool:
+        """Whether a message for `campaign_id` can reach anyone (here: a subscriber of this
+        process), so publishers can skip building it."""
+        return campaign_id in self._subscribers
+
     def subscriber_count(self, campaign_id: uuid.UUID | None = None) -> int:
         """Subscriptions open for `campaign_id`, or for every campaign."""
         if campaign_id is None:
@@ -203,6 +208,9 @@ class RedisLiveHub(LiveHub):
 
     def channel(self, campaign_id: uuid.UUID) -> str:
         return f"{self._channel_prefix}{campaign_id}"
+
+    def wants(self, campaign_id: uuid.UUID) -> bool:  # noqa: ARG002
+        return True  # subscribers of other processes listen through Redis
 
     def publish(self, campaign_id: uuid.UUID, payload: Mapping[str, Any]) -> None:
         if len(self._backlog) >= PUBLISH_BACKLOG:
@@ -351,4 +359,5 @@ def event_message(event: EventView) -> dict[str, Any]:
 async def publish_events(events: list[EventView]) -> None:
     """Each committed event goes to its campaign's channel."""
     for event in events:
-        live_hub.publish(event.campaign_id, event_message(event))
+        if live_hub.wants(event.campaign_id):
+            live_hub.publish(event.campaign_id, event_message(event))

@@ -24,8 +24,14 @@ from loguru import logger
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.scoping import auth_lookup, bind_tenant
-from db.session import after_commit, driver_connection
+from db.scoping import auth_lookup, auth_lookup_raw, bind_tenant
+from db.session import (
+    after_commit,
+    driver_connection,
+    engine,
+    raw_transaction,
+    unit_of_work,
+)
 from models.base import new_id
 from models.phishing_campaign import CampaignStatus
 from models.phishing_event import EventType, PhishingEvent
@@ -151,11 +157,27 @@ FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::timestamptz[], $
             $8::text[], $9::text[], $10::text[])
      AS h(id, campaign_id, recipient_id, type, occurred_at, ip, user_agent, details, reason)
 """
-# Column names come from `_FIRST_COLUMN`, never from input.
-_PG_FIRST = """
-UPDATE phishing_recipients SET {column} = $1
-WHERE id = ANY($2::uuid[]) AND {column} IS NULL RETURNING id
+# Each recipient's first time of each type, set once: one statement for the whole batch,
+# so each row is locked once (in id order: concurrent batches cannot deadlock on it), and
+# concurrent writers are safe (PostgreSQL re-checks the row it waited for). A column equal
+# to this batch's time after the update was set by it.
+_PG_FIRSTS = """
+UPDATE phishing_recipients AS r
+SET opened_at = coalesce(r.opened_at, f.opened),
+    clicked_at = coalesce(r.clicked_at, f.clicked),
+    submitted_at = coalesce(r.submitted_at, f.submitted),
+    reported_at = coalesce(r.reported_at, f.reported)
+FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::timestamptz[],
+            $5::timestamptz[]) AS f(id, opened, clicked, submitted, reported)
+WHERE r.id = f.id
+  AND ((r.opened_at IS NULL AND f.opened IS NOT NULL)
+       OR (r.clicked_at IS NULL AND f.clicked IS NOT NULL)
+       OR (r.submitted_at IS NULL AND f.submitted IS NOT NULL)
+       OR (r.reported_at IS NULL AND f.reported IS NOT NULL))
+RETURNING r.id, r.opened_at = f.opened, r.clicked_at = f.clicked,
+          r.submitted_at = f.submitted, r.reported_at = f.reported
 """
+_KINDS = (EventType.opened, EventType.clicked, EventType.submitted, EventType.reported)
 
 
 def _postgres(session: AsyncSession) -> bool:
@@ -192,6 +214,25 @@ async def find_targets(session: AsyncSession, tokens: list[str]) -> dict[str, Ta
                 .where(R.token.in_(wanted))
             )
             rows = (await session.execute(query)).all()
+    return _targets(rows)
+
+
+async def lookup_targets(tokens: list[str]) -> dict[str, Target]:
+    """`find_targets` in a transaction of its own (the tracking routes' batches); on
+    PostgreSQL through the driver alone, with no session: one lookup per batch, four
+    round trips and no ORM work."""
+    if engine.dialect.name != "postgresql":
+        async with unit_of_work() as session:
+            return await find_targets(session, tokens)
+    wanted = [t for t in dict.fromkeys(tokens) if t and len(t) <= 64]
+    if not wanted:
+        return {}
+    async with raw_transaction() as raw:
+        await auth_lookup_raw(raw)
+        return _targets(await raw.fetch(_PG_FIND, wanted))
+
+
+def _targets(rows: Sequence[Any]) -> dict[str, Target]:
     return {
         row[0]: Target(
             recipient_id=row[1],
@@ -272,8 +313,10 @@ async def record(session: AsyncSession, hits: list[Hit]) -> list[EventView]:
 async def _set_firsts(
     session: AsyncSession, hits: list[Hit]
 ) -> dict[tuple[uuid.UUID, EventType], Hit]:
-    """Set each recipient's first time of each type, once, from the human hits: one UPDATE
-    per type for the whole batch. Returns the hit that was first, per (recipient, type)."""
+    """Set each recipient's first time of each type, once, from the human hits. Returns the
+    hit that was first, per (recipient, type). PostgreSQL: one statement for the batch,
+    each recipient's own earliest time; SQLite (one writer at a time): one UPDATE per type,
+    with the batch's earliest time."""
     earliest: dict[tuple[uuid.UUID, EventType], Hit] = {}
     for hit in hits:
         if hit.automated_reason is not None:
@@ -282,6 +325,20 @@ async def _set_firsts(
         if key not in earliest or hit.at < earliest[key].at:
             earliest[key] = hit
     firsts: dict[tuple[uuid.UUID, EventType], Hit] = {}
+    if _postgres(session):
+        times: dict[uuid.UUID, list[datetime | None]] = {}
+        for (rid, kind), hit in earliest.items():
+            times.setdefault(rid, [None, None, None, None])[_KINDS.index(kind)] = hit.at
+        if not times:
+            return firsts
+        ids = sorted(times)
+        columns = [[times[rid][k] for rid in ids] for k in range(len(_KINDS))]
+        raw = await driver_connection(session)
+        for row in await raw.fetch(_PG_FIRSTS, ids, *columns):
+            for k, kind in enumerate(_KINDS):
+                if row[1 + k]:
+                    firsts[(row[0], kind)] = earliest[(row[0], kind)]
+        return firsts
     for kind in EventType:
         batch = {rid: hit for (rid, k), hit in earliest.items() if k is kind}
         if not batch:
@@ -289,19 +346,13 @@ async def _set_firsts(
         column = _RECIPIENTS.c[_FIRST_COLUMN[kind]]
         # One time for the batch (its earliest hit): the batch spans milliseconds.
         at = min(hit.at for hit in batch.values())
-        if _postgres(session):
-            raw = await driver_connection(session)
-            sql = _PG_FIRST.format(column=_FIRST_COLUMN[kind])
-            updated: Sequence[uuid.UUID] = [r[0] for r in await raw.fetch(sql, at, list(batch))]
-        else:
-            result = await session.scalars(
-                update(_RECIPIENTS)
-                .where(_RECIPIENTS.c.id.in_(batch), column.is_(None))
-                .values({column: at})
-                .returning(_RECIPIENTS.c.id)
-            )
-            updated = result.all()
-        for rid in updated:
+        result = await session.scalars(
+            update(_RECIPIENTS)
+            .where(_RECIPIENTS.c.id.in_(batch), column.is_(None))
+            .values({column: at})
+            .returning(_RECIPIENTS.c.id)
+        )
+        for rid in result.all():
             firsts[(rid, kind)] = batch[rid]
     return firsts
 

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from starlette.requests import HTTPConnection
 from starlette.types import Receive, Scope, Send
 
 from api.dependencies.common import ClientIP
 from core.config import settings
-from core.network import client_ip
+from core.network import client_address
 from models.phishing_event import EventType
 from services import tracking
 from services.phishing_events import Target
@@ -53,13 +52,20 @@ async def pixel_asgi(scope: Scope, _receive: Receive, send: Send) -> None:
     the most requested route of a campaign skips FastAPI's routing and dependency
     machinery (measured: most of its CPU time)."""
     token = scope["path"][len(PIXEL_PREFIX) :]
-    connection = HTTPConnection(scope)
+    # A plain dict: the tracker reads a few headers, and Starlette's Headers scans the
+    # whole list on every read. ASGI header names are already lower-case.
+    headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+    peer = scope.get("client")
     await tracking.track(
         token,
         EventType.opened,
         method=scope["method"],
-        headers=connection.headers,
-        ip=client_ip(connection, settings.trusted_proxies),
+        headers=headers,
+        ip=client_address(
+            peer[0] if peer else "unknown",
+            headers.get("x-forwarded-for", ""),
+            settings.trusted_proxies,
+        ),
     )
     await send({"type": "http.response.start", "status": 200, "headers": list(_PIXEL_HEADERS)})
     body = b"" if scope["method"] == "HEAD" else tracking.PIXEL
