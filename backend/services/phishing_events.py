@@ -142,11 +142,17 @@ class Hit:
 
 # The hot statements in PostgreSQL's own SQL, prepared once per connection (asyncpg
 # caches them): arrays instead of IN lists, no per-row work in Python beyond encoding.
+# Token by token through the unique index, whatever the statistics say: as a plain join
+# with `token = ANY(...)`, a table not yet analyzed after a 100,000-recipient launch was
+# read whole through the campaign index (measured: 3.8 ms a batch instead of 0.3 ms).
 _PG_FIND = """
-SELECT r.token, r.id, r.company_id, r.campaign_id, r.user_id, r.template_id, c.status,
-       c.landing_page_id, c.remediation_course_id, r.sent_at, r.first_name
-FROM phishing_recipients r JOIN phishing_campaigns c ON c.id = r.campaign_id
-WHERE r.token = ANY($1::text[])
+SELECT found.* FROM unnest($1::text[]) AS wanted(token) CROSS JOIN LATERAL (
+    SELECT r.token, r.id, r.company_id, r.campaign_id, r.user_id, r.template_id, c.status,
+           c.landing_page_id, c.remediation_course_id, r.sent_at, r.first_name
+    FROM phishing_recipients r JOIN phishing_campaigns c ON c.id = r.campaign_id
+    WHERE r.token = wanted.token
+    LIMIT 1
+) AS found
 """
 _PG_INSERT = """
 INSERT INTO phishing_events (id, company_id, campaign_id, recipient_id, type, occurred_at,
