@@ -13,7 +13,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, SoftDelete, TenantScoped, Timestamps, UUIDPrimaryKey
@@ -83,6 +93,18 @@ class CampaignRecipient(UUIDPrimaryKey, TenantScoped, Base):
         UniqueConstraint("campaign_id", "user_id"),
         # The claim query: due sends in planned order.
         Index("ix_phishing_recipients_due", "send_status", "send_at"),
+        # The campaign stats' medians (`services.phishing_results`): the middle of each
+        # read in order from here instead of sorting the whole campaign. PostgreSQL only:
+        # SQLite has no date_part (and its campaigns are small).
+        *(
+            Index(
+                f"ix_phishing_recipients_to_{name}",
+                "campaign_id",
+                text(f"date_part('epoch', {column} - sent_at)"),
+                postgresql_where=text(f"{column} IS NOT NULL AND sent_at IS NOT NULL"),
+            ).ddl_if(dialect="postgresql")
+            for name, column in (("click", "clicked_at"), ("report", "reported_at"))
+        ),
     )
 
     campaign_id: Mapped[uuid.UUID] = mapped_column(
