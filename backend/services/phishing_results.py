@@ -28,6 +28,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    tuple_,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -174,7 +175,7 @@ async def campaign_stats(
         submitted=row.submitted,
         reported=row.reported,
         errors=SendErrors(total=row.failed + row.unknown, failed=row.failed, unknown=row.unknown),
-        automation=await _automation(session, scope),
+        automation=await _automation(session, scope, postgres),
         rates=_rates(row.delivered, row.clicked, row.submitted, row.reported),
         median_seconds_to_click=_round(to_click_s),
         median_seconds_to_report=_round(to_report_s),
@@ -217,28 +218,45 @@ async def _median(
     return sum(middle) / len(middle)
 
 
-async def _automation(session: AsyncSession, scope: _Scope) -> Automation:
+async def _automation(session: AsyncSession, scope: _Scope, postgres: bool) -> Automation:
     flagged = [*scope.events(), E.automated]
-    total = (
-        await session.execute(
-            select(func.count(), func.count(func.distinct(E.recipient_id))).where(*flagged)
-        )
-    ).one()
-    if not total[0]:
-        return Automation(events=0, recipients=0, reasons=[])
-    by_reason = await session.execute(
-        select(E.automation_reason, func.count(), func.count(func.distinct(E.recipient_id)))
-        .where(*flagged)
-        .group_by(E.automation_reason)
-        .order_by(func.count().desc())
-        .limit(MAX_REASONS)
-    )
+    counts = (func.count(), func.count(func.distinct(E.recipient_id)))
+    total: tuple[int, int]
+    reasons: list[tuple[str | None, int, int]]
+    if postgres:
+        # The total and each reason in one pass over the index (GROUPING SETS); the total
+        # is the row whose reason is grouped away. Reasons are few (see services.tracking).
+        rows = (
+            await session.execute(
+                select(E.automation_reason, func.grouping(E.automation_reason), *counts)
+                .where(*flagged)
+                .group_by(func.grouping_sets(E.automation_reason, tuple_()))
+            )
+        ).all()
+        total = next(((n, r) for _, grouped, n, r in rows if grouped), (0, 0))
+        reasons = sorted(
+            ((reason, n, r) for reason, grouped, n, r in rows if not grouped),
+            key=lambda row: -row[1],
+        )[:MAX_REASONS]
+    else:
+        events, recipients = (await session.execute(select(*counts).where(*flagged))).one()
+        total = (events, recipients)
+        reasons = [
+            (reason, n, r)
+            for reason, n, r in await session.execute(
+                select(E.automation_reason, *counts)
+                .where(*flagged)
+                .group_by(E.automation_reason)
+                .order_by(func.count().desc())
+                .limit(MAX_REASONS)
+            )
+        ]
     return Automation(
         events=total[0],
         recipients=total[1],
         reasons=[
             AutomationReason(reason=reason, events=events, recipients=recipients)
-            for reason, events, recipients in by_reason.all()
+            for reason, events, recipients in reasons
         ],
     )
 
