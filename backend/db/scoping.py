@@ -14,11 +14,13 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, select, text
+from sqlalchemy import Select, bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.exceptions import NotFound
+from db.session import SOFT_DELETE_APPLIED, TenantConnection
 from models.api_key import ApiKeyScope
+from models.base import SoftDelete
 from models.user import Role
 
 M = TypeVar("M")
@@ -62,12 +64,29 @@ async def get_scoped(
     *,
     error: type[NotFound] = NotFound,
 ) -> M:
-    found = await session.scalar(
-        scoped_select(model, auth).where(model.id == object_id)  # type: ignore[attr-defined]
-    )
+    stmt = _BY_ID.get(model)
+    if stmt is None:
+        stmt = _by_id(model)
+    found = await session.scalar(stmt, {"company_id": auth.company_id, "object_id": object_id})
     if found is None:
         raise error()
     return found  # type: ignore[no-any-return]
+
+
+_BY_ID: dict[type[Any], Select[Any]] = {}
+
+
+def _by_id(model: type[Any]) -> Select[Any]:
+    """`get_scoped`'s statement, built once per model with bound parameters: building the
+    expression and its cache key on each call was a tenth of a simple read's CPU time. The
+    soft-delete filter is written in (`SOFT_DELETE_APPLIED` tells `db.session` so)."""
+    stmt = select(model).where(
+        model.company_id == bindparam("company_id"), model.id == bindparam("object_id")
+    )
+    if issubclass(model, SoftDelete):
+        stmt = stmt.where(model.deleted_at.is_(None))
+    _BY_ID[model] = stmt = stmt.execution_options(**{SOFT_DELETE_APPLIED: True})
+    return stmt
 
 
 @asynccontextmanager
@@ -116,10 +135,17 @@ async def worker_access(session: AsyncSession) -> AsyncIterator[None]:
 
 
 async def bind_tenant(session: AsyncSession, company_id: uuid.UUID | None) -> None:
-    """Set the company for row-level security, for the rest of this transaction."""
+    """Set the company for row-level security, for the rest of this transaction. Before
+    the transaction has begun, the setting rides along with its BEGIN
+    (`db.session.TenantConnection`); after, it is a statement of its own."""
     if session.get_bind().dialect.name != "postgresql":
         return
-    await session.execute(
-        text("SELECT set_config(:name, :value, true)"),
-        {"name": TENANT_SETTING, "value": str(company_id) if company_id else ""},
-    )
+    # A UUID's canonical text (or nothing): no quoting needed.
+    value = str(uuid.UUID(str(company_id))) if company_id else ""
+    statement = f"SELECT set_config('{TENANT_SETTING}', '{value}', true);"
+    connection = await session.connection()
+    raw = (await connection.get_raw_connection()).driver_connection
+    if isinstance(raw, TenantConnection) and not raw.is_in_transaction():
+        raw.begin_with = statement
+    else:
+        await connection.exec_driver_sql(statement)

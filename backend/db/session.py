@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 from loguru import logger
 from sqlalchemy import event
 from sqlalchemy.engine.interfaces import DBAPIConnection
@@ -27,6 +28,9 @@ from core.config import Settings, settings
 from models.base import SoftDelete
 
 AFTER_COMMIT_KEY = "vigil_after_commit"
+# Execution option of a statement that leaves soft-deleted rows out by itself (a prebuilt
+# one, see `db.scoping.get_scoped`), so the hook below need not add it again.
+SOFT_DELETE_APPLIED = "vigil_soft_delete_applied"
 AfterCommit = Callable[[], Awaitable[Any]]
 
 
@@ -41,12 +45,39 @@ def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -
     cursor.close()
 
 
+class TenantConnection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg has no types
+    """An asyncpg connection that can send one statement along with its next BEGIN, in the
+    same message: `db.scoping.bind_tenant` puts the company's `set_config` there, so binding
+    a transaction to its company costs no round trip of its own (measured: a sixth of an
+    authenticated read's CPU time, most of it the system calls of the extra round trip).
+    Whatever is pending is dropped when the transaction ends or the connection goes back to
+    the pool, so it can never reach another transaction."""
+
+    begin_with: str | None = None
+
+    async def execute(
+        self,
+        query: str,
+        *args: Any,
+        timeout: float | None = None,  # noqa: ASYNC109 - asyncpg's own signature
+    ) -> str:
+        if self.begin_with is not None and not args and query.startswith("BEGIN"):
+            # The simple-query protocol runs both statements, in order, in one message.
+            query, self.begin_with = f"{query} {self.begin_with}", None
+        return await super().execute(query, *args, timeout=timeout)  # type: ignore[no-any-return]
+
+
+def _drop_pending(driver_connection: Any) -> None:
+    if isinstance(driver_connection, TenantConnection):
+        driver_connection.begin_with = None
+
+
 def build_engine(url: str, cfg: Settings) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, echo=cfg.db_echo, connect_args={"timeout": 15})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         echo=cfg.db_echo,
         pool_size=cfg.db_pool_size,
@@ -54,7 +85,13 @@ def build_engine(url: str, cfg: Settings) -> AsyncEngine:
         pool_timeout=cfg.db_pool_timeout,
         pool_recycle=cfg.db_pool_recycle,
         pool_pre_ping=cfg.db_pool_pre_ping,
+        connect_args={"connection_class": TenantConnection},
     )
+    sync = engine.sync_engine
+    for name in ("commit", "rollback"):
+        event.listen(sync, name, lambda conn: _drop_pending(conn.connection.driver_connection))
+    event.listen(sync, "checkin", lambda dbapi, _: _drop_pending(dbapi.driver_connection))
+    return engine
 
 
 engine: AsyncEngine = build_engine(settings.database_url, settings)
@@ -68,6 +105,7 @@ def _exclude_soft_deleted(state: ORMExecuteState) -> None:
         and not state.is_column_load
         and not state.is_relationship_load
         and not state.execution_options.get("include_deleted", False)
+        and not state.execution_options.get(SOFT_DELETE_APPLIED, False)
     ):
         state.statement = state.statement.options(
             with_loader_criteria(

@@ -255,6 +255,35 @@ class TestTokens:
         assert r.status_code == 401
         assert r.json()["error"]["code"] == "invalid_token"
 
+    async def test_a_verified_token_stays_valid_only_until_exp_and_with_its_key(
+        self, monkeypatch, tenant
+    ):
+        from pydantic import SecretStr
+
+        from core import security
+
+        # Issued so that it expires at the next whole second (`exp` is in whole seconds).
+        lifetime = timedelta(minutes=settings.access_token_minutes)
+        now = datetime.now(UTC)
+        issued = now - lifetime + timedelta(seconds=1)
+        token, _ = security.create_access_token(
+            tenant.admin.id, tenant.company.id, uuid.uuid4(), now=issued
+        )
+        claims = security.decode_access_token(token)  # verified in full, then remembered
+        assert security.decode_access_token(token) is claims
+        expires = float(jwt.decode(token, options={"verify_signature": False})["exp"])
+        time.sleep(max(expires - time.time(), 0) + 0.05)
+        with pytest.raises(security.InvalidToken):
+            security.decode_access_token(token)
+
+        token, _ = security.create_access_token(tenant.admin.id, tenant.company.id, uuid.uuid4())
+        security.decode_access_token(token)
+        monkeypatch.setattr(
+            settings, "secret_key", SecretStr("a-rotated-secret-of-sufficient-length!!")
+        )
+        with pytest.raises(security.InvalidToken):
+            security.decode_access_token(token)
+
     async def test_missing_token_is_401(self, client):
         r = await client.get("/api/v1/users/me")
         assert r.status_code == 401

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.config import settings
 from db.base import Base
 from db.scoping import auth_lookup, bind_tenant
+from db import session as session_module
 from db.session import unit_of_work
 from models.user import User
 from tests.conftest import APP_ROLE, owner_engine
@@ -96,3 +98,45 @@ class TestIsolation:
             after = (await session.scalars(select(User))).all()
         assert {u.company_id for u in during} == {tenant.company.id, other_tenant.company.id}
         assert after == []
+
+
+class TestTenantBinding:
+    """`bind_tenant` before the transaction has begun rides along with its BEGIN; what is
+    pending must never outlive the transaction it was meant for."""
+
+    @staticmethod
+    async def _company_setting(session) -> str:
+        return str(await session.scalar(text("SELECT current_setting('app.company_id', true)")))
+
+    async def test_before_begin_it_binds_the_transaction_that_follows(self, tenant):
+        async with unit_of_work() as session:
+            await bind_tenant(session, tenant.company.id)
+            assert await self._company_setting(session) == str(tenant.company.id)
+            seen = {u.company_id for u in (await session.scalars(select(User))).all()}
+        assert seen == {tenant.company.id}
+
+    async def test_after_begin_it_binds_at_once(self, tenant, other_tenant):
+        async with unit_of_work() as session:
+            await bind_tenant(session, tenant.company.id)
+            await session.execute(text("SELECT 1"))
+            await bind_tenant(session, other_tenant.company.id)
+            assert await self._company_setting(session) == str(other_tenant.company.id)
+
+    async def test_a_binding_never_sent_is_dropped_with_its_transaction(self, tenant):
+        async with session_module.engine.connect() as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            async with AsyncSession(bind=conn) as session:
+                await bind_tenant(session, tenant.company.id)  # and nothing else: no BEGIN
+                assert raw.begin_with is not None
+                await session.commit()
+            assert raw.begin_with is None
+            # The same connection, next transaction: no company, so no rows.
+            async with AsyncSession(bind=conn) as session:
+                assert await self._company_setting(session) != str(tenant.company.id)
+                assert (await session.scalars(select(User))).all() == []
+
+    async def test_a_pending_statement_is_dropped_when_the_connection_goes_back(self):
+        async with session_module.engine.connect() as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            raw.begin_with = "SELECT 1/0;"
+        assert raw.begin_with is None
