@@ -7,9 +7,9 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.config import settings
+from db import session as session_module
 from db.base import Base
 from db.scoping import auth_lookup, bind_tenant
-from db import session as session_module
 from db.session import unit_of_work
 from models.user import User
 from tests.conftest import APP_ROLE, owner_engine
