@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -272,7 +273,7 @@ class TestTokens:
         claims = security.decode_access_token(token)  # verified in full, then remembered
         assert security.decode_access_token(token) is claims
         expires = float(jwt.decode(token, options={"verify_signature": False})["exp"])
-        time.sleep(max(expires - time.time(), 0) + 0.05)
+        await asyncio.sleep(max(expires - time.time(), 0) + 0.05)
         with pytest.raises(security.InvalidToken):
             security.decode_access_token(token)
 
