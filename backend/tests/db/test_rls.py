@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -124,7 +126,7 @@ class TestTenantBinding:
 
     async def test_a_binding_never_sent_is_dropped_with_its_transaction(self, tenant):
         async with session_module.engine.connect() as conn:
-            raw = (await conn.get_raw_connection()).driver_connection
+            raw: Any = (await conn.get_raw_connection()).driver_connection
             async with AsyncSession(bind=conn) as session:
                 await bind_tenant(session, tenant.company.id)  # and nothing else: no BEGIN
                 assert raw.begin_with is not None
@@ -137,6 +139,6 @@ class TestTenantBinding:
 
     async def test_a_pending_statement_is_dropped_when_the_connection_goes_back(self):
         async with session_module.engine.connect() as conn:
-            raw = (await conn.get_raw_connection()).driver_connection
+            raw: Any = (await conn.get_raw_connection()).driver_connection
             raw.begin_with = "SELECT 1/0;"
         assert raw.begin_with is None
