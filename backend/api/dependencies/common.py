@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query, Request, Response
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.config import settings
@@ -13,17 +15,49 @@ from core.network import client_ip
 from db.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageParams
 from db.session import unit_of_work
 
-
-async def get_session() -> AsyncIterator[AsyncSession]:
-    """The request's unit of work: commits when the route returns, rolls back if it raises.
-
-    Used with `scope="function"` so the commit happens before the response is sent: a
-    client never sees a 2xx for a change that then failed to commit."""
-    async with unit_of_work() as session:
-        yield session
+SESSION_KEY = "vigil.session"
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+async def get_session(request: Request) -> AsyncSession:
+    """The request's unit of work, opened by its route (`UnitOfWorkRoute`)."""
+    try:
+        session: AsyncSession = request.scope[SESSION_KEY]
+    except KeyError:
+        raise RuntimeError(
+            f"{request.url.path}: a route that takes SessionDep must be a UnitOfWorkRoute"
+        ) from None
+    return session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+class UnitOfWorkRoute(APIRoute):
+    """A route whose dependencies take `SessionDep` runs in one unit of work: committed
+    when the endpoint has returned and its response is built, before a byte of it is sent
+    (a client never sees a 2xx for a change that then failed to commit); rolled back if
+    anything raises. Every router uses this class (`api.routes`).
+
+    Done here rather than as a generator dependency with `scope="function"`: FastAPI's
+    exit stack and cancel scope for one cost a tenth of a simple read's CPU time."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if not _takes_session(self.dependant):
+            return handler
+
+        async def in_unit_of_work(request: Request) -> Response:
+            async with unit_of_work() as session:
+                request.scope[SESSION_KEY] = session
+                return await handler(request)
+
+        return in_unit_of_work
+
+
+def _takes_session(dependant: Dependant) -> bool:
+    return dependant.call is get_session or any(
+        _takes_session(sub) for sub in dependant.dependencies
+    )
 
 
 async def get_page_params(

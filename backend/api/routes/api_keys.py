@@ -8,14 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from api.dependencies.auth import Auth, MetaDep, require
-from api.dependencies.common import PageDep, SessionDep
+from api.dependencies.common import PageDep, SessionDep, UnitOfWorkRoute
 from api.prefix import API_PREFIX
 from core.permissions import Permission
 from schemas.api_key import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from schemas.base import ErrorResponse, Page
 from services import api_keys
 
-router = APIRouter(prefix=f"{API_PREFIX}/api-keys", tags=["api keys"])
+router = APIRouter(route_class=UnitOfWorkRoute, prefix=f"{API_PREFIX}/api-keys", tags=["api keys"])
 
 ManageKeys = Annotated[object, Depends(require(Permission.api_keys_manage))]
 

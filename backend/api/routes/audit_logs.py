@@ -9,14 +9,16 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime
 
 from api.dependencies.auth import Auth, require
-from api.dependencies.common import PageDep, SessionDep
+from api.dependencies.common import PageDep, SessionDep, UnitOfWorkRoute
 from api.prefix import API_PREFIX
 from core.permissions import Permission
 from schemas.audit_log import AuditLogRead
 from schemas.base import Page
 from services import audit
 
-router = APIRouter(prefix=f"{API_PREFIX}/audit-logs", tags=["audit log"])
+router = APIRouter(
+    route_class=UnitOfWorkRoute, prefix=f"{API_PREFIX}/audit-logs", tags=["audit log"]
+)
 
 ReadAudit = Annotated[object, Depends(require(Permission.audit_read))]
 

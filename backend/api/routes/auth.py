@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.dependencies.auth import Auth, CurrentUser, MetaDep
-from api.dependencies.common import SessionDep
+from api.dependencies.common import SessionDep, UnitOfWorkRoute
 from api.prefix import API_PREFIX
 from schemas.auth import (
     Accepted,
@@ -27,7 +27,7 @@ from services import auth as auth_service
 from services import passwords, two_factor
 from services.auth import IssuedTokens, MfaChallenge
 
-router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"])
+router = APIRouter(route_class=UnitOfWorkRoute, prefix=f"{API_PREFIX}/auth", tags=["auth"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse},

@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from api.dependencies.common import SessionDep
+from api.dependencies.common import SessionDep, UnitOfWorkRoute
 from schemas.base import ErrorResponse
 from schemas.learning import CertificateVerified
 from services import certificates
 
-router = APIRouter(tags=["learning"])
+router = APIRouter(route_class=UnitOfWorkRoute, tags=["learning"])
 
 
 @router.get("/certificates/verify/{code}", responses={404: {"model": ErrorResponse}})

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from api.dependencies.auth import Auth, MetaDep, require
-from api.dependencies.common import PageDep, SessionDep
+from api.dependencies.common import PageDep, SessionDep, UnitOfWorkRoute
 from api.prefix import API_PREFIX
 from core.permissions import Permission
 from models.company import CompanyStatus
@@ -16,7 +16,9 @@ from schemas.base import ErrorResponse, Page
 from schemas.company import CompanyRead, CompanyStatusUpdate, CompanyUpdate
 from services import companies
 
-router = APIRouter(prefix=f"{API_PREFIX}/companies", tags=["companies"])
+router = APIRouter(
+    route_class=UnitOfWorkRoute, prefix=f"{API_PREFIX}/companies", tags=["companies"]
+)
 
 ReadCompany = Annotated[object, Depends(require(Permission.company_read))]
 WriteCompany = Annotated[object, Depends(require(Permission.company_write))]

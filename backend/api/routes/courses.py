@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from api.dependencies.auth import Auth, MetaDep, require
-from api.dependencies.common import PageDep, SessionDep
+from api.dependencies.common import PageDep, SessionDep, UnitOfWorkRoute
 from api.prefix import API_PREFIX
 from core.permissions import Permission
 from models.course import CourseStatus
@@ -26,7 +26,7 @@ from schemas.course import (
 )
 from services import course_content, courses
 
-router = APIRouter(prefix=f"{API_PREFIX}/courses", tags=["training"])
+router = APIRouter(route_class=UnitOfWorkRoute, prefix=f"{API_PREFIX}/courses", tags=["training"])
 
 Manage = Annotated[object, Depends(require(Permission.content_manage))]
 _ERRORS: dict[int | str, dict[str, Any]] = {

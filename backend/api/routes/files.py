@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
 
 from api.dependencies.auth import Auth, require
+from api.dependencies.common import UnitOfWorkRoute
 from api.prefix import API_PREFIX
 from core.config import settings
 from core.permissions import Permission
@@ -14,8 +15,8 @@ from schemas.base import ErrorResponse
 from schemas.file import FileRead
 from services.storage import CONTENT_TYPES, FileNotFound, check_signature, get_storage, store_upload
 
-router = APIRouter(prefix=f"{API_PREFIX}/files", tags=["files"])
-downloads = APIRouter(tags=["files"])
+router = APIRouter(route_class=UnitOfWorkRoute, prefix=f"{API_PREFIX}/files", tags=["files"])
+downloads = APIRouter(route_class=UnitOfWorkRoute, tags=["files"])
 
 ManageContent = Annotated[object, Depends(require(Permission.content_manage))]
 

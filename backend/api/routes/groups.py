@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from api.dependencies.auth import Auth, MetaDep, require
-from api.dependencies.common import PageDep, SessionDep
+from api.dependencies.common import PageDep, SessionDep, UnitOfWorkRoute
 from api.prefix import API_PREFIX
 from core.permissions import Permission
 from models.group import Group
@@ -25,7 +25,7 @@ from schemas.group import (
 from schemas.user import UserRead
 from services import groups
 
-router = APIRouter(prefix=f"{API_PREFIX}/groups", tags=["groups"])
+router = APIRouter(route_class=UnitOfWorkRoute, prefix=f"{API_PREFIX}/groups", tags=["groups"])
 
 ReadGroups = Annotated[object, Depends(require(Permission.groups_read))]
 WriteGroups = Annotated[object, Depends(require(Permission.groups_write))]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from api.dependencies.common import UnitOfWorkRoute
 from core.monitoring import render_metrics
 from schemas.health import Liveness, ReadinessRead
 from services.health import check_readiness
 
-router = APIRouter(tags=["platform"])
+router = APIRouter(route_class=UnitOfWorkRoute, tags=["platform"])
 
 _LIVE = Liveness()
 
@@ -32,7 +33,7 @@ async def ready(response: Response) -> ReadinessRead:
     return ReadinessRead(status="ok" if result.ok else "unavailable", checks=result.checks)
 
 
-metrics_router = APIRouter(tags=["platform"])
+metrics_router = APIRouter(route_class=UnitOfWorkRoute, tags=["platform"])
 
 
 @metrics_router.get("/metrics", include_in_schema=False)

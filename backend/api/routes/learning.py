@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from api.dependencies.auth import Auth
-from api.dependencies.common import ClientIP, PageDep, SessionDep
+from api.dependencies.common import ClientIP, PageDep, SessionDep, UnitOfWorkRoute
 from api.prefix import API_PREFIX
 from models.base import utcnow
 from models.enrollment import Enrollment
@@ -29,7 +29,7 @@ from schemas.learning import (
 )
 from services import certificates, learning, quizzes
 
-router = APIRouter(prefix=f"{API_PREFIX}/me", tags=["learning"])
+router = APIRouter(route_class=UnitOfWorkRoute, prefix=f"{API_PREFIX}/me", tags=["learning"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse},

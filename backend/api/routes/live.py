@@ -17,6 +17,7 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from api.dependencies.common import UnitOfWorkRoute
 from api.dependencies.websocket import (
     accept,
     authenticate_socket,
@@ -34,7 +35,9 @@ from models.phishing_campaign import PhishingCampaign
 from services import phishing_campaigns
 from services.live import EndReason, LiveUnavailable, Subscription, encode, live_hub
 
-router = APIRouter(prefix=f"{API_PREFIX}/phishing/campaigns", tags=["phishing"])
+router = APIRouter(
+    route_class=UnitOfWorkRoute, prefix=f"{API_PREFIX}/phishing/campaigns", tags=["phishing"]
+)
 
 Close = tuple[int, str]
 # Why the hub ended a subscription, as the close the client sees.

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 
 from api.dependencies.auth import Auth, MetaDep, require
-from api.dependencies.common import PageDep, SessionDep
+from api.dependencies.common import PageDep, SessionDep, UnitOfWorkRoute
 from api.prefix import API_PREFIX
 from core.permissions import Permission
 from models.phishing_campaign import CampaignStatus, SendStatus
@@ -23,7 +23,9 @@ from schemas.phishing_campaign import (
 )
 from services import phishing_campaigns
 
-router = APIRouter(prefix=f"{API_PREFIX}/phishing/campaigns", tags=["phishing"])
+router = APIRouter(
+    route_class=UnitOfWorkRoute, prefix=f"{API_PREFIX}/phishing/campaigns", tags=["phishing"]
+)
 
 Manage = Annotated[object, Depends(require(Permission.phishing_manage))]
 _404: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}

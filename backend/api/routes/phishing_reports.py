@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import ValidationError
 
 from api.dependencies.auth import Auth, MetaDep, require
-from api.dependencies.common import PageDep, SessionDep
+from api.dependencies.common import PageDep, SessionDep, UnitOfWorkRoute
 from api.prefix import API_PREFIX
 from core.config import settings
 from core.exceptions import AppError, PayloadTooLarge, ValidationFailed
@@ -29,7 +29,9 @@ from schemas.phishing_report import (
 )
 from services import phishing_reports
 
-router = APIRouter(prefix=f"{API_PREFIX}/phishing/reports", tags=["phishing"])
+router = APIRouter(
+    route_class=UnitOfWorkRoute, prefix=f"{API_PREFIX}/phishing/reports", tags=["phishing"]
+)
 
 Manage = Annotated[object, Depends(require(Permission.phishing_manage))]
 _404: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
 from api.dependencies.auth import Auth, require
-from api.dependencies.common import PageDep, SessionDep
+from api.dependencies.common import PageDep, SessionDep, UnitOfWorkRoute
 from api.prefix import API_PREFIX
 from core.permissions import Permission
 from db.scoping import AuthContext
@@ -27,7 +27,9 @@ from schemas.phishing_results import CampaignStats, EventRead, RecipientResult, 
 from services import phishing_results
 from services.phishing_results import ResultFilters
 
-router = APIRouter(prefix=f"{API_PREFIX}/phishing/campaigns", tags=["phishing"])
+router = APIRouter(
+    route_class=UnitOfWorkRoute, prefix=f"{API_PREFIX}/phishing/campaigns", tags=["phishing"]
+)
 
 Results = Annotated[object, Depends(require(Permission.phishing_results_read))]
 _404: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 
 from api.dependencies.auth import Auth, MetaDep, require
-from api.dependencies.common import PageDep, SessionDep
+from api.dependencies.common import PageDep, SessionDep, UnitOfWorkRoute
 from api.prefix import API_PREFIX
 from core.permissions import Permission
 from schemas.base import ErrorResponse, Page
@@ -21,7 +21,9 @@ from schemas.sending_profile import (
 )
 from services import sending_profiles
 
-router = APIRouter(prefix=f"{API_PREFIX}/phishing/sending-profiles", tags=["phishing"])
+router = APIRouter(
+    route_class=UnitOfWorkRoute, prefix=f"{API_PREFIX}/phishing/sending-profiles", tags=["phishing"]
+)
 
 Manage = Annotated[object, Depends(require(Permission.phishing_manage))]
 _404: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}

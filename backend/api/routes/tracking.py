@@ -9,14 +9,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from api.dependencies.common import ClientIP
+from api.dependencies.common import ClientIP, UnitOfWorkRoute
 from core.config import settings
 from core.network import client_address
 from models.phishing_event import EventType
 from services import tracking
 from services.phishing_events import Target
 
-router = APIRouter(prefix="/t", tags=["tracking"], include_in_schema=False)
+router = APIRouter(
+    route_class=UnitOfWorkRoute, prefix="/t", tags=["tracking"], include_in_schema=False
+)
 
 _NO_STORE = {"Cache-Control": "no-store, max-age=0", "Pragma": "no-cache"}
 _PAGE = {**_NO_STORE, "Content-Security-Policy": tracking.PAGE_CSP, "X-Robots-Tag": "noindex"}

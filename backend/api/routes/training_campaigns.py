@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 
 from api.dependencies.auth import Auth, MetaDep, require
-from api.dependencies.common import PageDep, SessionDep
+from api.dependencies.common import PageDep, SessionDep, UnitOfWorkRoute
 from api.prefix import API_PREFIX
 from core.permissions import Permission
 from models.base import utcnow
@@ -26,7 +26,9 @@ from schemas.training_campaign import (
 )
 from services import training_campaigns, training_progress
 
-router = APIRouter(prefix=f"{API_PREFIX}/training-campaigns", tags=["training"])
+router = APIRouter(
+    route_class=UnitOfWorkRoute, prefix=f"{API_PREFIX}/training-campaigns", tags=["training"]
+)
 
 Manage = Annotated[object, Depends(require(Permission.training_manage))]
 Read = Annotated[object, Depends(require(Permission.training_read))]

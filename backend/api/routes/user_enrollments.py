@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 
 from api.dependencies.auth import Auth, require
-from api.dependencies.common import PageDep, SessionDep
+from api.dependencies.common import PageDep, SessionDep, UnitOfWorkRoute
 from api.prefix import API_PREFIX
 from api.routes.training_campaigns import csv_response
 from core.permissions import Permission
@@ -18,7 +18,7 @@ from schemas.base import ErrorResponse, Page
 from schemas.training_campaign import LearnerEnrollmentRead
 from services import training_progress
 
-router = APIRouter(prefix=f"{API_PREFIX}/users", tags=["training"])
+router = APIRouter(route_class=UnitOfWorkRoute, prefix=f"{API_PREFIX}/users", tags=["training"])
 
 Read = Annotated[object, Depends(require(Permission.training_read))]
 _404: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}

@@ -7,14 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Query, UploadFile
 
 from api.dependencies.auth import Auth, MetaDep, require
-from api.dependencies.common import SessionDep
+from api.dependencies.common import SessionDep, UnitOfWorkRoute
 from api.prefix import API_PREFIX
 from core.permissions import Permission
 from schemas.base import ErrorResponse
 from schemas.user_import import ImportResult, ImportRow
 from services import user_import
 
-router = APIRouter(prefix=f"{API_PREFIX}/users", tags=["users"])
+router = APIRouter(route_class=UnitOfWorkRoute, prefix=f"{API_PREFIX}/users", tags=["users"])
 
 WriteUsers = Annotated[object, Depends(require(Permission.users_write))]
 

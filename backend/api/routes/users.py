@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from api.dependencies.auth import Auth, CurrentUser, MetaDep, require
-from api.dependencies.common import PageDep, SessionDep
+from api.dependencies.common import PageDep, SessionDep, UnitOfWorkRoute
 from api.prefix import API_PREFIX
 from api.routes.auth import token_response
 from core.permissions import Permission
@@ -19,7 +19,7 @@ from schemas.two_factor import RecoveryCodes, TwoFactorCode, TwoFactorDisable, T
 from schemas.user import PasswordChange, ProfileUpdate, UserCreate, UserRead, UserUpdate
 from services import passwords, two_factor, users
 
-router = APIRouter(prefix=f"{API_PREFIX}/users", tags=["users"])
+router = APIRouter(route_class=UnitOfWorkRoute, prefix=f"{API_PREFIX}/users", tags=["users"])
 
 ReadUsers = Annotated[object, Depends(require(Permission.users_read))]
 WriteUsers = Annotated[object, Depends(require(Permission.users_write))]

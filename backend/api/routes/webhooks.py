@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from api.dependencies.auth import Auth, MetaDep, require
-from api.dependencies.common import PageDep, SessionDep
+from api.dependencies.common import PageDep, SessionDep, UnitOfWorkRoute
 from api.prefix import API_PREFIX
 from core.permissions import Permission
 from models.webhook import DeliveryStatus
@@ -22,7 +22,7 @@ from schemas.webhook import (
 )
 from services import webhooks
 
-router = APIRouter(prefix=f"{API_PREFIX}/webhooks", tags=["webhooks"])
+router = APIRouter(route_class=UnitOfWorkRoute, prefix=f"{API_PREFIX}/webhooks", tags=["webhooks"])
 
 Manage = Annotated[object, Depends(require(Permission.webhooks_manage))]
 _404: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}

@@ -133,3 +133,15 @@ class TestPaginationInput:
 
         cursor = encode_cursor("created_at,id", ("x", "y"))
         assert_error(await client.get(f"/_test/things?cursor={cursor}"), 400, "invalid_cursor")
+
+
+class TestUnitOfWorkRoutes:
+    def test_every_route_that_takes_a_session_opens_its_unit_of_work(self):
+        from fastapi.routing import APIRoute
+
+        from api.dependencies.common import UnitOfWorkRoute, _takes_session
+        from main import app
+
+        takers = [r for r in app.routes if isinstance(r, APIRoute) and _takes_session(r.dependant)]
+        assert len(takers) > 50  # the check would be empty otherwise
+        assert [r.path for r in takers if not isinstance(r, UnitOfWorkRoute)] == []

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from pydantic import Field
 from sqlalchemy import select
 
-from api.dependencies.common import ClientIP, PageDep, SessionDep
+from api.dependencies.common import ClientIP, PageDep, SessionDep, UnitOfWorkRoute
 from core.exceptions import Conflict
 from core.rate_limit import rate_limiter
 from db.pagination import paginate
@@ -19,7 +19,7 @@ from schemas.base import CreateSchema, Page, ReadSchema
 from tests.support.tasks import record_company
 from worker.jobs import enqueue
 
-router = APIRouter(prefix="/_test")
+router = APIRouter(route_class=UnitOfWorkRoute, prefix="/_test")
 
 
 class ThingCreate(CreateSchema):
