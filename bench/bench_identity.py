@@ -25,6 +25,7 @@ from common import (
     median,
     pin,
     postgres_database,
+    settle,
     uvicorn,
 )
 
@@ -152,6 +153,7 @@ def main() -> None:
 
 def run(args: argparse.Namespace, env: dict[str, str]) -> None:
     token, user_id = backend_python(SEED.format(password=PASSWORD), env).split()
+    settle(env)
     auth = {"Authorization": f"Bearer {token}"}
     full, bare = [], []
     for round_no in range(args.rounds):

@@ -13,12 +13,11 @@ drops its own database.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import SERVER_CPU, backend_python, load, postgres_database, uvicorn
+from common import SERVER_CPU, backend_python, load, postgres_database, settle, uvicorn
 
 SEED = """
 import asyncio, uuid
@@ -140,15 +139,6 @@ asyncio.run(main())
 """
 
 
-def _psql(db_url: str, sql: str) -> None:
-    db = db_url.rsplit("/", 1)[1]
-    subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", db, "-qc", sql],
-        check=True,
-        capture_output=True,
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--recipients", type=int, default=100_000)
@@ -161,9 +151,7 @@ def main() -> None:
             recipients=args.recipients, events=args.events, owner_url=env["BENCH_DATABASE_URL"]
         )
         company, campaign, admin, token = backend_python(seed, env).split()
-        # What autovacuum does on its own after a bulk load: statistics and the visibility
-        # map (index-only scans).
-        _psql(env["BENCH_DATABASE_URL"], "VACUUM ANALYZE")
+        settle(env)
         out = backend_python(
             MEASURE.format(ids=f"{company} {campaign} {admin}", calls=args.calls),
             env,

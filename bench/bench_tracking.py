@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_phishing import LAUNCH, SEED
-from common import LOAD_CPU, backend_python, median, pin, postgres_database, uvicorn
+from common import LOAD_CPU, backend_python, median, pin, postgres_database, settle, uvicorn
 
 TOKENS = """
 import asyncio, os
@@ -95,6 +95,7 @@ def main() -> None:
         company, admin, group, _, profile, template = backend_python(seed, env).split()
         ids = " ".join((company, admin, group, profile, template))
         backend_python(LAUNCH.format(ids=ids, window=0, launch_at="None"), env)
+        settle(env)
         tokens = folder / "tokens.txt"
         tokens.write_text(backend_python(TOKENS.format(n=20_000), env))
         scripts = {}
