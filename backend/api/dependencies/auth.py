@@ -132,7 +132,10 @@ def check_permission(auth: AuthContext, permission: Permission, *, writes: bool)
 
 
 def require(permission: Permission) -> Callable[..., Awaitable[AuthContext]]:
-    """A dependency that lets the caller through only with `permission` (core.permissions)."""
+    """A dependency that lets the caller through only with `permission` (core.permissions)
+    and gives the route the caller: `auth: ReadUsers`, not `auth: Auth, _: ReadUsers`.
+    FastAPI solves each dependency's whole subtree again even when its value is cached, so
+    taking both solved the principal's dependencies twice on every request."""
 
     async def check(auth: Auth, request: Request) -> AuthContext:
         writes = request.method not in ("GET", "HEAD", "OPTIONS")

@@ -8,10 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime
 
-from api.dependencies.auth import Auth, require
+from api.dependencies.auth import require
 from api.dependencies.common import PageDep, SessionDep, UnitOfWorkRoute
 from api.prefix import API_PREFIX
 from core.permissions import Permission
+from db.scoping import AuthContext
 from schemas.audit_log import AuditLogRead
 from schemas.base import Page
 from services import audit
@@ -20,13 +21,12 @@ router = APIRouter(
     route_class=UnitOfWorkRoute, prefix=f"{API_PREFIX}/audit-logs", tags=["audit log"]
 )
 
-ReadAudit = Annotated[object, Depends(require(Permission.audit_read))]
+ReadAudit = Annotated[AuthContext, Depends(require(Permission.audit_read))]
 
 
 @router.get("")
 async def list_audit_logs(
-    auth: Auth,
-    _: ReadAudit,
+    auth: ReadAudit,
     session: SessionDep,
     page: PageDep,
     action: Annotated[str | None, Query(max_length=64, description="e.g. auth.login")] = None,

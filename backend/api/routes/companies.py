@@ -7,10 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from api.dependencies.auth import Auth, MetaDep, require
+from api.dependencies.auth import MetaDep, require
 from api.dependencies.common import PageDep, SessionDep, UnitOfWorkRoute
 from api.prefix import API_PREFIX
 from core.permissions import Permission
+from db.scoping import AuthContext
 from models.company import CompanyStatus
 from schemas.base import ErrorResponse, Page
 from schemas.company import CompanyRead, CompanyStatusUpdate, CompanyUpdate
@@ -20,20 +21,20 @@ router = APIRouter(
     route_class=UnitOfWorkRoute, prefix=f"{API_PREFIX}/companies", tags=["companies"]
 )
 
-ReadCompany = Annotated[object, Depends(require(Permission.company_read))]
-WriteCompany = Annotated[object, Depends(require(Permission.company_write))]
-Platform = Annotated[object, Depends(require(Permission.platform_companies))]
+ReadCompany = Annotated[AuthContext, Depends(require(Permission.company_read))]
+WriteCompany = Annotated[AuthContext, Depends(require(Permission.company_write))]
+Platform = Annotated[AuthContext, Depends(require(Permission.platform_companies))]
 
 
 @router.get("/me")
-async def get_my_company(auth: Auth, _: ReadCompany, session: SessionDep) -> CompanyRead:
+async def get_my_company(auth: ReadCompany, session: SessionDep) -> CompanyRead:
     """My company's settings."""
     return CompanyRead.model_validate(await companies.get_own(session, auth))
 
 
 @router.patch("/me")
 async def update_my_company(
-    body: CompanyUpdate, auth: Auth, _: WriteCompany, session: SessionDep, meta: MetaDep
+    body: CompanyUpdate, auth: WriteCompany, session: SessionDep, meta: MetaDep
 ) -> CompanyRead:
     """Change my company's settings (audited)."""
     return CompanyRead.model_validate(await companies.update_own(session, auth, body, meta=meta))
@@ -41,7 +42,7 @@ async def update_my_company(
 
 @router.get("")
 async def list_companies(
-    auth: Auth, _: Platform, session: SessionDep, page: PageDep, status: CompanyStatus | None = None
+    auth: Platform, session: SessionDep, page: PageDep, status: CompanyStatus | None = None
 ) -> Page[CompanyRead]:
     """Platform admin: every customer company."""
     result = await companies.list_companies(session, auth, page, status=status)
@@ -52,7 +53,7 @@ async def list_companies(
 
 @router.delete("/{company_id}", status_code=204, responses={404: {"model": ErrorResponse}})
 async def delete_company(
-    company_id: uuid.UUID, auth: Auth, _: Platform, session: SessionDep, meta: MetaDep
+    company_id: uuid.UUID, auth: Platform, session: SessionDep, meta: MetaDep
 ) -> None:
     """Platform admin: close a company (kept for the records; nobody in it can sign in)."""
     await companies.delete_company(session, auth, company_id, meta=meta)
@@ -62,8 +63,7 @@ async def delete_company(
 async def set_company_status(
     company_id: uuid.UUID,
     body: CompanyStatusUpdate,
-    auth: Auth,
-    _: Platform,
+    auth: Platform,
     session: SessionDep,
     meta: MetaDep,
 ) -> CompanyRead:

@@ -7,10 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from api.dependencies.auth import Auth, MetaDep, require
+from api.dependencies.auth import MetaDep, require
 from api.dependencies.common import PageDep, SessionDep, UnitOfWorkRoute
 from api.prefix import API_PREFIX
 from core.permissions import Permission
+from db.scoping import AuthContext
 from models.course import CourseStatus
 from schemas.base import ErrorResponse, Page
 from schemas.course import (
@@ -28,7 +29,7 @@ from services import course_content, courses
 
 router = APIRouter(route_class=UnitOfWorkRoute, prefix=f"{API_PREFIX}/courses", tags=["training"])
 
-Manage = Annotated[object, Depends(require(Permission.content_manage))]
+Manage = Annotated[AuthContext, Depends(require(Permission.content_manage))]
 _ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorResponse},
     404: {"model": ErrorResponse},
@@ -38,8 +39,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 @router.get("")
 async def list_courses(
-    auth: Auth,
-    _: Manage,
+    auth: Manage,
     session: SessionDep,
     page: PageDep,
     status: CourseStatus | None = None,
@@ -54,16 +54,14 @@ async def list_courses(
 
 @router.post("", status_code=201, responses=_ERRORS)
 async def create_course(
-    body: CourseCreate, auth: Auth, _: Manage, session: SessionDep, meta: MetaDep
+    body: CourseCreate, auth: Manage, session: SessionDep, meta: MetaDep
 ) -> CourseRead:
     """Create a draft course (a platform course when a platform admin creates it)."""
     return CourseRead.model_validate(await courses.create_course(session, auth, body, meta=meta))
 
 
 @router.get("/{course_id}", responses=_ERRORS)
-async def get_course(
-    course_id: uuid.UUID, auth: Auth, _: Manage, session: SessionDep
-) -> CourseRead:
+async def get_course(course_id: uuid.UUID, auth: Manage, session: SessionDep) -> CourseRead:
     """One course."""
     return CourseRead.model_validate(await courses.get_course(session, auth, course_id))
 
@@ -72,8 +70,7 @@ async def get_course(
 async def update_course(
     course_id: uuid.UUID,
     body: CourseUpdate,
-    auth: Auth,
-    _: Manage,
+    auth: Manage,
     session: SessionDep,
     meta: MetaDep,
 ) -> CourseRead:
@@ -86,7 +83,7 @@ async def update_course(
     "/{course_id}", status_code=204, responses={**_ERRORS, 409: {"model": ErrorResponse}}
 )
 async def delete_course(
-    course_id: uuid.UUID, auth: Auth, _: Manage, session: SessionDep, meta: MetaDep
+    course_id: uuid.UUID, auth: Manage, session: SessionDep, meta: MetaDep
 ) -> None:
     """Delete a course nobody is enrolled in (otherwise archive it)."""
     await courses.delete_course(session, auth, course_id, meta=meta)
@@ -94,7 +91,7 @@ async def delete_course(
 
 @router.post("/{course_id}/publish", responses=_ERRORS)
 async def publish_course(
-    course_id: uuid.UUID, auth: Auth, _: Manage, session: SessionDep, meta: MetaDep
+    course_id: uuid.UUID, auth: Manage, session: SessionDep, meta: MetaDep
 ) -> CourseRead:
     """Freeze the course as it is now into a new version that new enrollments get;
     people already enrolled keep the version they started."""
@@ -105,7 +102,7 @@ async def publish_course(
 
 @router.post("/{course_id}/archive", responses=_ERRORS)
 async def archive_course(
-    course_id: uuid.UUID, auth: Auth, _: Manage, session: SessionDep, meta: MetaDep
+    course_id: uuid.UUID, auth: Manage, session: SessionDep, meta: MetaDep
 ) -> CourseRead:
     """Stop new enrollments; current learners can finish."""
     return CourseRead.model_validate(
@@ -114,9 +111,7 @@ async def archive_course(
 
 
 @router.get("/{course_id}/modules", responses=_ERRORS)
-async def list_modules(
-    course_id: uuid.UUID, auth: Auth, _: Manage, session: SessionDep
-) -> list[ModuleRead]:
+async def list_modules(course_id: uuid.UUID, auth: Manage, session: SessionDep) -> list[ModuleRead]:
     """The course's modules, in order."""
     modules = await course_content.list_modules(session, auth, course_id)
     return [ModuleRead.model_validate(m) for m in modules]
@@ -126,8 +121,7 @@ async def list_modules(
 async def create_module(
     course_id: uuid.UUID,
     body: ModuleCreate,
-    auth: Auth,
-    _: Manage,
+    auth: Manage,
     session: SessionDep,
     meta: MetaDep,
 ) -> ModuleRead:
@@ -141,8 +135,7 @@ async def update_module(
     course_id: uuid.UUID,
     module_id: uuid.UUID,
     body: ModuleUpdate,
-    auth: Auth,
-    _: Manage,
+    auth: Manage,
     session: SessionDep,
     meta: MetaDep,
 ) -> ModuleRead:
@@ -157,8 +150,7 @@ async def update_module(
 async def delete_module(
     course_id: uuid.UUID,
     module_id: uuid.UUID,
-    auth: Auth,
-    _: Manage,
+    auth: Manage,
     session: SessionDep,
     meta: MetaDep,
 ) -> None:
@@ -168,7 +160,7 @@ async def delete_module(
 
 @router.get("/{course_id}/modules/{module_id}/lessons", responses=_ERRORS)
 async def list_lessons(
-    course_id: uuid.UUID, module_id: uuid.UUID, auth: Auth, _: Manage, session: SessionDep
+    course_id: uuid.UUID, module_id: uuid.UUID, auth: Manage, session: SessionDep
 ) -> list[LessonRead]:
     """The module's lessons, in order, with quiz answers (for authors)."""
     lessons = await course_content.list_lessons(session, auth, course_id, module_id)
@@ -180,8 +172,7 @@ async def create_lesson(
     course_id: uuid.UUID,
     module_id: uuid.UUID,
     body: LessonCreate,
-    auth: Auth,
-    _: Manage,
+    auth: Manage,
     session: SessionDep,
     meta: MetaDep,
 ) -> LessonRead:
@@ -198,8 +189,7 @@ async def update_lesson(
     module_id: uuid.UUID,
     lesson_id: uuid.UUID,
     body: LessonUpdate,
-    auth: Auth,
-    _: Manage,
+    auth: Manage,
     session: SessionDep,
     meta: MetaDep,
 ) -> LessonRead:
@@ -217,8 +207,7 @@ async def delete_lesson(
     course_id: uuid.UUID,
     module_id: uuid.UUID,
     lesson_id: uuid.UUID,
-    auth: Auth,
-    _: Manage,
+    auth: Manage,
     session: SessionDep,
     meta: MetaDep,
 ) -> None:

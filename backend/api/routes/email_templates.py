@@ -7,10 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 
-from api.dependencies.auth import Auth, MetaDep, require
+from api.dependencies.auth import MetaDep, require
 from api.dependencies.common import PageDep, SessionDep, UnitOfWorkRoute
 from api.prefix import API_PREFIX
 from core.permissions import Permission
+from db.scoping import AuthContext
 from schemas.base import ErrorResponse, Page
 from schemas.email_template import (
     CatalogTemplateRead,
@@ -26,7 +27,7 @@ router = APIRouter(
     route_class=UnitOfWorkRoute, prefix=f"{API_PREFIX}/phishing/templates", tags=["phishing"]
 )
 
-Manage = Annotated[object, Depends(require(Permission.phishing_manage))]
+Manage = Annotated[AuthContext, Depends(require(Permission.phishing_manage))]
 _404: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}
 _422: dict[int | str, dict[str, Any]] = {422: {"model": ErrorResponse}}
 
@@ -51,7 +52,7 @@ async def list_platform_templates(_: Manage) -> list[CatalogTemplateRead]:
 
 @router.post("/platform/{slug}/copy", status_code=201, responses=_404)
 async def copy_platform_template(
-    slug: str, auth: Auth, _: Manage, session: SessionDep, meta: MetaDep
+    slug: str, auth: Manage, session: SessionDep, meta: MetaDep
 ) -> EmailTemplateRead:
     """Copy a platform lure into the company's own templates."""
     template = await email_templates.copy_from_catalog(session, auth, slug, meta=meta)
@@ -60,8 +61,7 @@ async def copy_platform_template(
 
 @router.post("/import", status_code=201, responses={400: {"model": ErrorResponse}, **_422})
 async def import_template(
-    auth: Auth,
-    _: Manage,
+    auth: Manage,
     session: SessionDep,
     meta: MetaDep,
     file: Annotated[UploadFile, File(description="A raw email message (.eml)")],
@@ -78,7 +78,7 @@ async def import_template(
 
 @router.get("")
 async def list_templates(
-    auth: Auth, _: Manage, session: SessionDep, page: PageDep
+    auth: Manage, session: SessionDep, page: PageDep
 ) -> Page[EmailTemplateRead]:
     """The company's own templates."""
     result = await email_templates.list_templates(session, auth, page)
@@ -90,7 +90,7 @@ async def list_templates(
 
 @router.post("", status_code=201, responses=_422)
 async def create_template(
-    body: EmailTemplateCreate, auth: Auth, _: Manage, session: SessionDep, meta: MetaDep
+    body: EmailTemplateCreate, auth: Manage, session: SessionDep, meta: MetaDep
 ) -> EmailTemplateRead:
     """Create a template; it must render in the sandbox with sample values."""
     template = await email_templates.create_template(session, auth, body, meta=meta)
@@ -99,7 +99,7 @@ async def create_template(
 
 @router.get("/{template_id}", responses=_404)
 async def get_template(
-    template_id: uuid.UUID, auth: Auth, _: Manage, session: SessionDep
+    template_id: uuid.UUID, auth: Manage, session: SessionDep
 ) -> EmailTemplateRead:
     """One template."""
     return EmailTemplateRead.model_validate(
@@ -111,8 +111,7 @@ async def get_template(
 async def update_template(
     template_id: uuid.UUID,
     body: EmailTemplateUpdate,
-    auth: Auth,
-    _: Manage,
+    auth: Manage,
     session: SessionDep,
     meta: MetaDep,
 ) -> EmailTemplateRead:
@@ -123,7 +122,7 @@ async def update_template(
 
 @router.delete("/{template_id}", status_code=204, responses=_404)
 async def delete_template(
-    template_id: uuid.UUID, auth: Auth, _: Manage, session: SessionDep, meta: MetaDep
+    template_id: uuid.UUID, auth: Manage, session: SessionDep, meta: MetaDep
 ) -> None:
     """Delete a template."""
     await email_templates.delete_template(session, auth, template_id, meta=meta)
@@ -131,7 +130,7 @@ async def delete_template(
 
 @router.post("/{template_id}/preview", responses=_404)
 async def preview_template(
-    template_id: uuid.UUID, auth: Auth, _: Manage, session: SessionDep
+    template_id: uuid.UUID, auth: Manage, session: SessionDep
 ) -> TemplatePreview:
     """Render with sample recipient values."""
     rendered = await email_templates.preview(session, auth, template_id)

@@ -6,11 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
 
-from api.dependencies.auth import Auth, require
+from api.dependencies.auth import require
 from api.dependencies.common import UnitOfWorkRoute
 from api.prefix import API_PREFIX
 from core.config import settings
 from core.permissions import Permission
+from db.scoping import AuthContext
 from schemas.base import ErrorResponse
 from schemas.file import FileRead
 from services.storage import CONTENT_TYPES, FileNotFound, check_signature, get_storage, store_upload
@@ -18,7 +19,7 @@ from services.storage import CONTENT_TYPES, FileNotFound, check_signature, get_s
 router = APIRouter(route_class=UnitOfWorkRoute, prefix=f"{API_PREFIX}/files", tags=["files"])
 downloads = APIRouter(route_class=UnitOfWorkRoute, tags=["files"])
 
-ManageContent = Annotated[object, Depends(require(Permission.content_manage))]
+ManageContent = Annotated[AuthContext, Depends(require(Permission.content_manage))]
 
 
 @router.post(
@@ -27,8 +28,7 @@ ManageContent = Annotated[object, Depends(require(Permission.content_manage))]
     responses={413: {"model": ErrorResponse}, 415: {"model": ErrorResponse}},
 )
 async def upload_file(
-    auth: Auth,
-    _: ManageContent,
+    auth: ManageContent,
     file: Annotated[UploadFile, File(description="PNG, JPEG, GIF, WebP, PDF, MP4 or WebM")],
 ) -> FileRead:
     """Upload a file for lessons; its real type is checked from its content."""

@@ -7,10 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from api.dependencies.auth import Auth, MetaDep, require
+from api.dependencies.auth import MetaDep, require
 from api.dependencies.common import PageDep, SessionDep, UnitOfWorkRoute
 from api.prefix import API_PREFIX
 from core.permissions import Permission
+from db.scoping import AuthContext
 from models.group import Group
 from schemas.base import ErrorResponse, Page
 from schemas.group import (
@@ -27,15 +28,13 @@ from services import groups
 
 router = APIRouter(route_class=UnitOfWorkRoute, prefix=f"{API_PREFIX}/groups", tags=["groups"])
 
-ReadGroups = Annotated[object, Depends(require(Permission.groups_read))]
-WriteGroups = Annotated[object, Depends(require(Permission.groups_write))]
+ReadGroups = Annotated[AuthContext, Depends(require(Permission.groups_read))]
+WriteGroups = Annotated[AuthContext, Depends(require(Permission.groups_write))]
 _404: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}
 
 
 @router.get("")
-async def list_groups(
-    auth: Auth, _: ReadGroups, session: SessionDep, page: PageDep
-) -> Page[GroupRead]:
+async def list_groups(auth: ReadGroups, session: SessionDep, page: PageDep) -> Page[GroupRead]:
     """The company's groups."""
     result = await groups.list_groups(session, auth, page)
     return Page[GroupRead](
@@ -45,7 +44,7 @@ async def list_groups(
 
 @router.post("", status_code=201, responses={409: {"model": ErrorResponse}})
 async def create_group(
-    body: GroupCreate, auth: Auth, _: WriteGroups, session: SessionDep, meta: MetaDep
+    body: GroupCreate, auth: WriteGroups, session: SessionDep, meta: MetaDep
 ) -> GroupDetail:
     """Create a static group (with optional members) or a rule-based group."""
     group = await groups.create_group(session, auth, body, meta=meta)
@@ -53,9 +52,7 @@ async def create_group(
 
 
 @router.get("/{group_id}", responses=_404)
-async def get_group(
-    group_id: uuid.UUID, auth: Auth, _: ReadGroups, session: SessionDep
-) -> GroupDetail:
+async def get_group(group_id: uuid.UUID, auth: ReadGroups, session: SessionDep) -> GroupDetail:
     """One group, with its current member count."""
     return await _detail(session, await groups.get_group(session, auth, group_id))
 
@@ -72,8 +69,7 @@ async def _detail(session: SessionDep, group: Group) -> GroupDetail:
 async def set_managers(
     group_id: uuid.UUID,
     body: ManagerIds,
-    auth: Auth,
-    _: WriteGroups,
+    auth: WriteGroups,
     session: SessionDep,
     meta: MetaDep,
 ) -> GroupDetail:
@@ -86,8 +82,7 @@ async def set_managers(
 async def update_group(
     group_id: uuid.UUID,
     body: GroupUpdate,
-    auth: Auth,
-    _: WriteGroups,
+    auth: WriteGroups,
     session: SessionDep,
     meta: MetaDep,
 ) -> GroupRead:
@@ -99,7 +94,7 @@ async def update_group(
 
 @router.delete("/{group_id}", status_code=204, responses=_404)
 async def delete_group(
-    group_id: uuid.UUID, auth: Auth, _: WriteGroups, session: SessionDep, meta: MetaDep
+    group_id: uuid.UUID, auth: WriteGroups, session: SessionDep, meta: MetaDep
 ) -> None:
     """Delete a group (its people stay)."""
     await groups.delete_group(session, auth, group_id, meta=meta)
@@ -107,7 +102,7 @@ async def delete_group(
 
 @router.get("/{group_id}/members", responses=_404)
 async def list_members(
-    group_id: uuid.UUID, auth: Auth, _: ReadGroups, session: SessionDep, page: PageDep
+    group_id: uuid.UUID, auth: ReadGroups, session: SessionDep, page: PageDep
 ) -> Page[MemberRead]:
     """Current members, each with the reason they are in the group."""
     result = await groups.list_members(session, auth, group_id, page)
@@ -124,8 +119,7 @@ async def list_members(
 async def add_members(
     group_id: uuid.UUID,
     body: MemberIds,
-    auth: Auth,
-    _: WriteGroups,
+    auth: WriteGroups,
     session: SessionDep,
     meta: MetaDep,
 ) -> dict[str, int]:
@@ -137,8 +131,7 @@ async def add_members(
 @router.delete("/{group_id}/members", status_code=204, responses=_404)
 async def remove_members(
     group_id: uuid.UUID,
-    auth: Auth,
-    _: WriteGroups,
+    auth: WriteGroups,
     session: SessionDep,
     meta: MetaDep,
     user_id: Annotated[list[uuid.UUID], Query(min_length=1, max_length=500)],

@@ -7,10 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
-from api.dependencies.auth import Auth, MetaDep, require
+from api.dependencies.auth import MetaDep, require
 from api.dependencies.common import PageDep, SessionDep, UnitOfWorkRoute
 from api.prefix import API_PREFIX
 from core.permissions import Permission
+from db.scoping import AuthContext
 from schemas.base import ErrorResponse, Page
 from schemas.landing_page import (
     LandingPageCreate,
@@ -24,14 +25,12 @@ router = APIRouter(
     route_class=UnitOfWorkRoute, prefix=f"{API_PREFIX}/phishing/landing-pages", tags=["phishing"]
 )
 
-Manage = Annotated[object, Depends(require(Permission.phishing_manage))]
+Manage = Annotated[AuthContext, Depends(require(Permission.phishing_manage))]
 _404: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}
 
 
 @router.get("")
-async def list_pages(
-    auth: Auth, _: Manage, session: SessionDep, page: PageDep
-) -> Page[LandingPageRead]:
+async def list_pages(auth: Manage, session: SessionDep, page: PageDep) -> Page[LandingPageRead]:
     """The company's landing pages."""
     result = await landing_pages.list_pages(session, auth, page)
     return Page[LandingPageRead](
@@ -42,7 +41,7 @@ async def list_pages(
 
 @router.post("", status_code=201, responses={422: {"model": ErrorResponse}})
 async def create_page(
-    body: LandingPageCreate, auth: Auth, _: Manage, session: SessionDep, meta: MetaDep
+    body: LandingPageCreate, auth: Manage, session: SessionDep, meta: MetaDep
 ) -> LandingPageRead:
     """Create a page; its HTML is sanitized (no scripts or event handlers)."""
     return LandingPageRead.model_validate(
@@ -52,7 +51,7 @@ async def create_page(
 
 @router.post("/import", status_code=201, responses={400: {"model": ErrorResponse}})
 async def import_page(
-    body: LandingPageImport, auth: Auth, _: Manage, session: SessionDep, meta: MetaDep
+    body: LandingPageImport, auth: Manage, session: SessionDep, meta: MetaDep
 ) -> LandingPageRead:
     """Copy a web page as a landing page: fetched server-side with SSRF guards, then
     sanitized; its forms will post back to Vigil."""
@@ -62,9 +61,7 @@ async def import_page(
 
 
 @router.get("/{page_id}", responses=_404)
-async def get_page(
-    page_id: uuid.UUID, auth: Auth, _: Manage, session: SessionDep
-) -> LandingPageRead:
+async def get_page(page_id: uuid.UUID, auth: Manage, session: SessionDep) -> LandingPageRead:
     """One landing page."""
     return LandingPageRead.model_validate(await landing_pages.get_page(session, auth, page_id))
 
@@ -73,8 +70,7 @@ async def get_page(
 async def update_page(
     page_id: uuid.UUID,
     body: LandingPageUpdate,
-    auth: Auth,
-    _: Manage,
+    auth: Manage,
     session: SessionDep,
     meta: MetaDep,
 ) -> LandingPageRead:
@@ -84,8 +80,6 @@ async def update_page(
 
 
 @router.delete("/{page_id}", status_code=204, responses=_404)
-async def delete_page(
-    page_id: uuid.UUID, auth: Auth, _: Manage, session: SessionDep, meta: MetaDep
-) -> None:
+async def delete_page(page_id: uuid.UUID, auth: Manage, session: SessionDep, meta: MetaDep) -> None:
     """Delete a page."""
     await landing_pages.delete_page(session, auth, page_id, meta=meta)

@@ -7,10 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
-from api.dependencies.auth import Auth, MetaDep, require
+from api.dependencies.auth import MetaDep, require
 from api.dependencies.common import PageDep, SessionDep, UnitOfWorkRoute
 from api.prefix import API_PREFIX
 from core.permissions import Permission
+from db.scoping import AuthContext
 from models.phishing_campaign import CampaignStatus, SendStatus
 from schemas.base import ErrorResponse, Page
 from schemas.phishing_campaign import (
@@ -27,7 +28,7 @@ router = APIRouter(
     route_class=UnitOfWorkRoute, prefix=f"{API_PREFIX}/phishing/campaigns", tags=["phishing"]
 )
 
-Manage = Annotated[object, Depends(require(Permission.phishing_manage))]
+Manage = Annotated[AuthContext, Depends(require(Permission.phishing_manage))]
 _404: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}
 _STATE: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse},
@@ -38,8 +39,7 @@ _STATE: dict[int | str, dict[str, Any]] = {
 
 @router.get("")
 async def list_campaigns(
-    auth: Auth,
-    _: Manage,
+    auth: Manage,
     session: SessionDep,
     page: PageDep,
     status: CampaignStatus | None = None,
@@ -54,7 +54,7 @@ async def list_campaigns(
 
 @router.post("", status_code=201, responses={422: {"model": ErrorResponse}})
 async def create_campaign(
-    body: CampaignCreate, auth: Auth, _: Manage, session: SessionDep, meta: MetaDep
+    body: CampaignCreate, auth: Manage, session: SessionDep, meta: MetaDep
 ) -> CampaignRead:
     """A draft campaign. Templates, landing page, sending profile, groups and users must
     belong to the company; `platform_templates` (catalog slugs) are copied into it."""
@@ -63,9 +63,7 @@ async def create_campaign(
 
 
 @router.get("/{campaign_id}", responses=_404)
-async def get_campaign(
-    campaign_id: uuid.UUID, auth: Auth, _: Manage, session: SessionDep
-) -> CampaignDetail:
+async def get_campaign(campaign_id: uuid.UUID, auth: Manage, session: SessionDep) -> CampaignDetail:
     """One campaign, with its sends counted by state once launched."""
     campaign = await phishing_campaigns.get_campaign(session, auth, campaign_id)
     detail = CampaignDetail.model_validate(campaign)
@@ -78,8 +76,7 @@ async def get_campaign(
 async def update_campaign(
     campaign_id: uuid.UUID,
     body: CampaignUpdate,
-    auth: Auth,
-    _: Manage,
+    auth: Manage,
     session: SessionDep,
     meta: MetaDep,
 ) -> CampaignRead:
@@ -90,7 +87,7 @@ async def update_campaign(
 
 @router.delete("/{campaign_id}", status_code=204, responses=_STATE)
 async def delete_campaign(
-    campaign_id: uuid.UUID, auth: Auth, _: Manage, session: SessionDep, meta: MetaDep
+    campaign_id: uuid.UUID, auth: Manage, session: SessionDep, meta: MetaDep
 ) -> None:
     """Delete a campaign that is not sending (cancel a running one first)."""
     await phishing_campaigns.delete_campaign(session, auth, campaign_id, meta=meta)
@@ -99,8 +96,7 @@ async def delete_campaign(
 @router.post("/{campaign_id}/launch", responses=_STATE)
 async def launch_campaign(
     campaign_id: uuid.UUID,
-    auth: Auth,
-    _: Manage,
+    auth: Manage,
     session: SessionDep,
     meta: MetaDep,
     body: LaunchRequest | None = None,
@@ -115,7 +111,7 @@ async def launch_campaign(
 
 @router.post("/{campaign_id}/pause", responses=_STATE)
 async def pause_campaign(
-    campaign_id: uuid.UUID, auth: Auth, _: Manage, session: SessionDep, meta: MetaDep
+    campaign_id: uuid.UUID, auth: Manage, session: SessionDep, meta: MetaDep
 ) -> CampaignRead:
     """Stop sending for now; nothing not yet handed to the mail server goes out."""
     campaign = await phishing_campaigns.pause_campaign(session, auth, campaign_id, meta=meta)
@@ -124,7 +120,7 @@ async def pause_campaign(
 
 @router.post("/{campaign_id}/resume", responses=_STATE)
 async def resume_campaign(
-    campaign_id: uuid.UUID, auth: Auth, _: Manage, session: SessionDep, meta: MetaDep
+    campaign_id: uuid.UUID, auth: Manage, session: SessionDep, meta: MetaDep
 ) -> CampaignRead:
     """Carry on sending; sends planned during the pause go out now (within business hours
     and the profile's rate)."""
@@ -134,7 +130,7 @@ async def resume_campaign(
 
 @router.post("/{campaign_id}/cancel", responses=_STATE)
 async def cancel_campaign(
-    campaign_id: uuid.UUID, auth: Auth, _: Manage, session: SessionDep, meta: MetaDep
+    campaign_id: uuid.UUID, auth: Manage, session: SessionDep, meta: MetaDep
 ) -> CampaignRead:
     """Stop for good: every send not yet handed over is cancelled."""
     campaign = await phishing_campaigns.cancel_campaign(session, auth, campaign_id, meta=meta)
@@ -144,8 +140,7 @@ async def cancel_campaign(
 @router.get("/{campaign_id}/sends", responses=_404)
 async def list_sends(
     campaign_id: uuid.UUID,
-    auth: Auth,
-    _: Manage,
+    auth: Manage,
     session: SessionDep,
     page: PageDep,
     status: SendStatus | None = None,

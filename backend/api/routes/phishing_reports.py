@@ -17,6 +17,7 @@ from api.prefix import API_PREFIX
 from core.config import settings
 from core.exceptions import AppError, PayloadTooLarge, ValidationFailed
 from core.permissions import Permission
+from db.scoping import AuthContext
 from models.phishing_report import ReportStatus
 from schemas.base import ErrorResponse, Page
 from schemas.phishing_report import (
@@ -33,7 +34,7 @@ router = APIRouter(
     route_class=UnitOfWorkRoute, prefix=f"{API_PREFIX}/phishing/reports", tags=["phishing"]
 )
 
-Manage = Annotated[object, Depends(require(Permission.phishing_manage))]
+Manage = Annotated[AuthContext, Depends(require(Permission.phishing_manage))]
 _404: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}
 RAW_TYPES = ("message/rfc822", "text/plain")
 _REPORT_BODY = {
@@ -141,8 +142,7 @@ async def report_email(
 
 @router.get("")
 async def list_reports(
-    auth: Auth,
-    _: Manage,
+    auth: Manage,
     session: SessionDep,
     page: PageDep,
     kind: ReportKind | None = None,
@@ -157,9 +157,7 @@ async def list_reports(
 
 
 @router.get("/{report_id}", responses=_404)
-async def get_report(
-    report_id: uuid.UUID, auth: Auth, _: Manage, session: SessionDep
-) -> ReportedEmailRead:
+async def get_report(report_id: uuid.UUID, auth: Manage, session: SessionDep) -> ReportedEmailRead:
     """A real reported email: sender, subject, links, attachments (name, type, size,
     SHA-256), triage status."""
     report = await phishing_reports.get_report(session, auth, report_id)
@@ -170,8 +168,7 @@ async def get_report(
 async def update_report(
     report_id: uuid.UUID,
     body: ReportUpdate,
-    auth: Auth,
-    _: Manage,
+    auth: Manage,
     session: SessionDep,
     meta: MetaDep,
 ) -> ReportedEmailRead:
@@ -186,9 +183,7 @@ async def update_report(
     responses={**_404, 200: {"content": {"message/rfc822": {}}}},
     response_class=Response,
 )
-async def download_report(
-    report_id: uuid.UUID, auth: Auth, _: Manage, session: SessionDep
-) -> Response:
+async def download_report(report_id: uuid.UUID, auth: Manage, session: SessionDep) -> Response:
     """The reported message as it was posted, as an `.eml` download (never rendered)."""
     report = await phishing_reports.get_report(session, auth, report_id)
     return Response(

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
-from api.dependencies.auth import Auth, require
+from api.dependencies.auth import require
 from api.dependencies.common import PageDep, SessionDep, UnitOfWorkRoute
 from api.prefix import API_PREFIX
 from core.permissions import Permission
@@ -31,7 +31,7 @@ router = APIRouter(
     route_class=UnitOfWorkRoute, prefix=f"{API_PREFIX}/phishing/campaigns", tags=["phishing"]
 )
 
-Results = Annotated[object, Depends(require(Permission.phishing_results_read))]
+Results = Annotated[AuthContext, Depends(require(Permission.phishing_results_read))]
 _404: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}
 CSV_COLUMNS = (
     "email",
@@ -71,7 +71,7 @@ FiltersDep = Annotated[ResultFilters, Depends(_filters)]
 
 @router.get("/{campaign_id}/stats", responses=_404)
 async def campaign_stats(
-    campaign_id: uuid.UUID, auth: Auth, _: Results, session: SessionDep
+    campaign_id: uuid.UUID, auth: Results, session: SessionDep
 ) -> CampaignStats:
     """The campaign's figures.
 
@@ -95,8 +95,7 @@ async def campaign_stats(
 @router.get("/{campaign_id}/results", responses=_404)
 async def campaign_results(
     campaign_id: uuid.UUID,
-    auth: Auth,
-    _: Results,
+    auth: Results,
     session: SessionDep,
     page: PageDep,
     filters: FiltersDep,
@@ -111,8 +110,7 @@ async def campaign_results(
 @router.get("/{campaign_id}/events", responses=_404)
 async def campaign_events(
     campaign_id: uuid.UUID,
-    auth: Auth,
-    _: Results,
+    auth: Results,
     session: SessionDep,
     page: PageDep,
     type: EventType | None = None,
@@ -156,8 +154,7 @@ async def _csv(
 )
 async def export_results(
     campaign_id: uuid.UUID,
-    auth: Auth,
-    _: Results,
+    auth: Results,
     session: SessionDep,
     filters: FiltersDep,
 ) -> StreamingResponse:

@@ -7,10 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
-from api.dependencies.auth import Auth, MetaDep, require
+from api.dependencies.auth import MetaDep, require
 from api.dependencies.common import PageDep, SessionDep, UnitOfWorkRoute
 from api.prefix import API_PREFIX
 from core.permissions import Permission
+from db.scoping import AuthContext
 from schemas.base import ErrorResponse, Page
 from schemas.sending_profile import (
     SendingProfileCreate,
@@ -25,13 +26,13 @@ router = APIRouter(
     route_class=UnitOfWorkRoute, prefix=f"{API_PREFIX}/phishing/sending-profiles", tags=["phishing"]
 )
 
-Manage = Annotated[object, Depends(require(Permission.phishing_manage))]
+Manage = Annotated[AuthContext, Depends(require(Permission.phishing_manage))]
 _404: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}
 
 
 @router.get("")
 async def list_profiles(
-    auth: Auth, _: Manage, session: SessionDep, page: PageDep
+    auth: Manage, session: SessionDep, page: PageDep
 ) -> Page[SendingProfileRead]:
     """The company's sending profiles (passwords never shown)."""
     result = await sending_profiles.list_profiles(session, auth, page)
@@ -43,7 +44,7 @@ async def list_profiles(
 
 @router.post("", status_code=201, responses={400: {"model": ErrorResponse}})
 async def create_profile(
-    body: SendingProfileCreate, auth: Auth, _: Manage, session: SessionDep, meta: MetaDep
+    body: SendingProfileCreate, auth: Manage, session: SessionDep, meta: MetaDep
 ) -> SendingProfileRead:
     """Add an SMTP relay; the password is stored encrypted."""
     profile = await sending_profiles.create_profile(session, auth, body, meta=meta)
@@ -52,7 +53,7 @@ async def create_profile(
 
 @router.get("/{profile_id}", responses=_404)
 async def get_profile(
-    profile_id: uuid.UUID, auth: Auth, _: Manage, session: SessionDep
+    profile_id: uuid.UUID, auth: Manage, session: SessionDep
 ) -> SendingProfileRead:
     """One sending profile."""
     return SendingProfileRead.model_validate(
@@ -64,8 +65,7 @@ async def get_profile(
 async def update_profile(
     profile_id: uuid.UUID,
     body: SendingProfileUpdate,
-    auth: Auth,
-    _: Manage,
+    auth: Manage,
     session: SessionDep,
     meta: MetaDep,
 ) -> SendingProfileRead:
@@ -76,7 +76,7 @@ async def update_profile(
 
 @router.delete("/{profile_id}", status_code=204, responses=_404)
 async def delete_profile(
-    profile_id: uuid.UUID, auth: Auth, _: Manage, session: SessionDep, meta: MetaDep
+    profile_id: uuid.UUID, auth: Manage, session: SessionDep, meta: MetaDep
 ) -> None:
     """Delete a profile."""
     await sending_profiles.delete_profile(session, auth, profile_id, meta=meta)
@@ -84,7 +84,7 @@ async def delete_profile(
 
 @router.post("/{profile_id}/test", responses=_404)
 async def send_test_message(
-    profile_id: uuid.UUID, body: TestSendRequest, auth: Auth, _: Manage, session: SessionDep
+    profile_id: uuid.UUID, body: TestSendRequest, auth: Manage, session: SessionDep
 ) -> TestSendResult:
     """Send one real email through the profile and report the server's answer."""
     delivered, reply = await sending_profiles.send_test_message(

@@ -8,10 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 
-from api.dependencies.auth import Auth, MetaDep, require
+from api.dependencies.auth import MetaDep, require
 from api.dependencies.common import PageDep, SessionDep, UnitOfWorkRoute
 from api.prefix import API_PREFIX
 from core.permissions import Permission
+from db.scoping import AuthContext
 from models.base import utcnow
 from models.enrollment import EnrollmentState
 from models.training_campaign import ReminderKind, ReminderStatus, TrainingCampaignStatus
@@ -30,8 +31,8 @@ router = APIRouter(
     route_class=UnitOfWorkRoute, prefix=f"{API_PREFIX}/training-campaigns", tags=["training"]
 )
 
-Manage = Annotated[object, Depends(require(Permission.training_manage))]
-Read = Annotated[object, Depends(require(Permission.training_read))]
+Manage = Annotated[AuthContext, Depends(require(Permission.training_manage))]
+Read = Annotated[AuthContext, Depends(require(Permission.training_read))]
 _404: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}
 _422: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse},
@@ -49,8 +50,7 @@ def csv_response(body: Any, filename: str) -> StreamingResponse:
 
 @router.get("")
 async def list_campaigns(
-    auth: Auth,
-    _: Read,
+    auth: Read,
     session: SessionDep,
     page: PageDep,
     status: TrainingCampaignStatus | None = None,
@@ -65,7 +65,7 @@ async def list_campaigns(
 
 @router.post("", status_code=201, responses=_422)
 async def create_campaign(
-    body: TrainingCampaignCreate, auth: Auth, _: Manage, session: SessionDep, meta: MetaDep
+    body: TrainingCampaignCreate, auth: Manage, session: SessionDep, meta: MetaDep
 ) -> TrainingCampaignRead:
     """Assign published courses (platform or own) to groups and people. Starting now
     enrolls everyone at once; a later `starts_at` enrolls them then. 422 for a draft or
@@ -76,7 +76,7 @@ async def create_campaign(
 
 @router.get("/{campaign_id}", responses=_404)
 async def get_campaign(
-    campaign_id: uuid.UUID, auth: Auth, _: Read, session: SessionDep
+    campaign_id: uuid.UUID, auth: Read, session: SessionDep
 ) -> TrainingCampaignRead:
     """One training campaign."""
     campaign = await training_campaigns.get_campaign(session, auth, campaign_id)
@@ -87,8 +87,7 @@ async def get_campaign(
 async def update_campaign(
     campaign_id: uuid.UUID,
     body: TrainingCampaignUpdate,
-    auth: Auth,
-    _: Manage,
+    auth: Manage,
     session: SessionDep,
     meta: MetaDep,
 ) -> TrainingCampaignRead:
@@ -101,8 +100,7 @@ async def update_campaign(
 @router.get("/{campaign_id}/enrollments", responses=_404)
 async def list_enrollments(
     campaign_id: uuid.UUID,
-    auth: Auth,
-    _: Read,
+    auth: Read,
     session: SessionDep,
     page: PageDep,
     state: EnrollmentState | None = None,
@@ -124,8 +122,7 @@ async def list_enrollments(
 @router.get("/{campaign_id}/enrollments.csv", responses=_404)
 async def export_enrollments(
     campaign_id: uuid.UUID,
-    auth: Auth,
-    _: Read,
+    auth: Read,
     session: SessionDep,
     state: EnrollmentState | None = None,
     course_id: uuid.UUID | None = None,
@@ -139,9 +136,7 @@ async def export_enrollments(
 
 
 @router.get("/{campaign_id}/progress", responses=_404)
-async def get_progress(
-    campaign_id: uuid.UUID, auth: Auth, _: Read, session: SessionDep
-) -> CampaignProgress:
+async def get_progress(campaign_id: uuid.UUID, auth: Read, session: SessionDep) -> CampaignProgress:
     """Counts by state, completion rate and the most overdue learners."""
     return await training_progress.campaign_progress(session, auth, campaign_id)
 
@@ -149,8 +144,7 @@ async def get_progress(
 @router.get("/{campaign_id}/reminders", responses=_404)
 async def list_reminders(
     campaign_id: uuid.UUID,
-    auth: Auth,
-    _: Manage,
+    auth: Manage,
     session: SessionDep,
     page: PageDep,
     status: ReminderStatus | None = None,

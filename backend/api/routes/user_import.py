@@ -6,17 +6,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
 
-from api.dependencies.auth import Auth, MetaDep, require
+from api.dependencies.auth import MetaDep, require
 from api.dependencies.common import SessionDep, UnitOfWorkRoute
 from api.prefix import API_PREFIX
 from core.permissions import Permission
+from db.scoping import AuthContext
 from schemas.base import ErrorResponse
 from schemas.user_import import ImportResult, ImportRow
 from services import user_import
 
 router = APIRouter(route_class=UnitOfWorkRoute, prefix=f"{API_PREFIX}/users", tags=["users"])
 
-WriteUsers = Annotated[object, Depends(require(Permission.users_write))]
+WriteUsers = Annotated[AuthContext, Depends(require(Permission.users_write))]
 
 
 @router.post(
@@ -28,8 +29,7 @@ WriteUsers = Annotated[object, Depends(require(Permission.users_write))]
     },
 )
 async def import_users(
-    auth: Auth,
-    _: WriteUsers,
+    auth: WriteUsers,
     session: SessionDep,
     meta: MetaDep,
     file: Annotated[UploadFile, File(description="CSV, UTF-8, with a header row")],

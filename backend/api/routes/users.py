@@ -12,6 +12,7 @@ from api.dependencies.common import PageDep, SessionDep, UnitOfWorkRoute
 from api.prefix import API_PREFIX
 from api.routes.auth import token_response
 from core.permissions import Permission
+from db.scoping import AuthContext
 from models.user import Role, UserStatus
 from schemas.auth import TokenResponse
 from schemas.base import ErrorResponse, Page
@@ -21,8 +22,8 @@ from services import passwords, two_factor, users
 
 router = APIRouter(route_class=UnitOfWorkRoute, prefix=f"{API_PREFIX}/users", tags=["users"])
 
-ReadUsers = Annotated[object, Depends(require(Permission.users_read))]
-WriteUsers = Annotated[object, Depends(require(Permission.users_write))]
+ReadUsers = Annotated[AuthContext, Depends(require(Permission.users_read))]
+WriteUsers = Annotated[AuthContext, Depends(require(Permission.users_write))]
 _404: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}
 
 
@@ -102,8 +103,7 @@ async def regenerate_recovery_codes(
 
 @router.get("")
 async def list_users(
-    auth: Auth,
-    _: ReadUsers,
+    auth: ReadUsers,
     session: SessionDep,
     page: PageDep,
     role: Role | None = None,
@@ -130,14 +130,14 @@ async def list_users(
 
 @router.post("", status_code=201, responses={409: {"model": ErrorResponse}})
 async def create_user(
-    body: UserCreate, auth: Auth, _: WriteUsers, session: SessionDep, meta: MetaDep
+    body: UserCreate, auth: WriteUsers, session: SessionDep, meta: MetaDep
 ) -> UserRead:
     """Add a user (invited by email unless `send_invitation` is false)."""
     return UserRead.model_validate(await users.create_user(session, auth, body, meta=meta))
 
 
 @router.get("/{user_id}", responses=_404)
-async def get_user(user_id: uuid.UUID, auth: Auth, _: ReadUsers, session: SessionDep) -> UserRead:
+async def get_user(user_id: uuid.UUID, auth: ReadUsers, session: SessionDep) -> UserRead:
     """One user."""
     return UserRead.model_validate(await users.get_user(session, auth, user_id))
 
@@ -146,8 +146,7 @@ async def get_user(user_id: uuid.UUID, auth: Auth, _: ReadUsers, session: Sessio
 async def update_user(
     user_id: uuid.UUID,
     body: UserUpdate,
-    auth: Auth,
-    _: WriteUsers,
+    auth: WriteUsers,
     session: SessionDep,
     meta: MetaDep,
 ) -> UserRead:
@@ -157,7 +156,7 @@ async def update_user(
 
 @router.delete("/{user_id}", status_code=204, responses=_404)
 async def delete_user(
-    user_id: uuid.UUID, auth: Auth, _: WriteUsers, session: SessionDep, meta: MetaDep
+    user_id: uuid.UUID, auth: WriteUsers, session: SessionDep, meta: MetaDep
 ) -> None:
     """Delete a user (kept, marked deleted, for the records)."""
     await users.delete_user(session, auth, user_id, meta=meta)
@@ -165,7 +164,7 @@ async def delete_user(
 
 @router.post("/{user_id}/invite", responses=_404)
 async def invite_user(
-    user_id: uuid.UUID, auth: Auth, _: WriteUsers, session: SessionDep, meta: MetaDep
+    user_id: uuid.UUID, auth: WriteUsers, session: SessionDep, meta: MetaDep
 ) -> UserRead:
     """(Re)send the invitation email; earlier links stop working."""
     return UserRead.model_validate(await users.invite_user(session, auth, user_id, meta=meta))

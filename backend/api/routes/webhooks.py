@@ -7,10 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from api.dependencies.auth import Auth, MetaDep, require
+from api.dependencies.auth import MetaDep, require
 from api.dependencies.common import PageDep, SessionDep, UnitOfWorkRoute
 from api.prefix import API_PREFIX
 from core.permissions import Permission
+from db.scoping import AuthContext
 from models.webhook import DeliveryStatus
 from schemas.base import ErrorResponse, Page
 from schemas.webhook import (
@@ -24,7 +25,7 @@ from services import webhooks
 
 router = APIRouter(route_class=UnitOfWorkRoute, prefix=f"{API_PREFIX}/webhooks", tags=["webhooks"])
 
-Manage = Annotated[object, Depends(require(Permission.webhooks_manage))]
+Manage = Annotated[AuthContext, Depends(require(Permission.webhooks_manage))]
 _404: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}
 
 
@@ -34,9 +35,7 @@ def _with_secret(endpoint: object, secret: str) -> WebhookWithSecret:
 
 
 @router.get("")
-async def list_webhooks(
-    auth: Auth, _: Manage, session: SessionDep, page: PageDep
-) -> Page[WebhookRead]:
+async def list_webhooks(auth: Manage, session: SessionDep, page: PageDep) -> Page[WebhookRead]:
     """The company's webhook endpoints (secrets never shown)."""
     result = await webhooks.list_endpoints(session, auth, page)
     return Page[WebhookRead](
@@ -47,7 +46,7 @@ async def list_webhooks(
 
 @router.post("", status_code=201)
 async def create_webhook(
-    body: WebhookCreate, auth: Auth, _: Manage, session: SessionDep, meta: MetaDep
+    body: WebhookCreate, auth: Manage, session: SessionDep, meta: MetaDep
 ) -> WebhookWithSecret:
     """Register an endpoint; the answer carries its signing secret, shown this once."""
     endpoint, secret = await webhooks.create_endpoint(session, auth, body, meta=meta)
@@ -55,9 +54,7 @@ async def create_webhook(
 
 
 @router.get("/{webhook_id}", responses=_404)
-async def get_webhook(
-    webhook_id: uuid.UUID, auth: Auth, _: Manage, session: SessionDep
-) -> WebhookRead:
+async def get_webhook(webhook_id: uuid.UUID, auth: Manage, session: SessionDep) -> WebhookRead:
     """One endpoint, with its failure count and why it was disabled, if it was."""
     return WebhookRead.model_validate(await webhooks.get_endpoint(session, auth, webhook_id))
 
@@ -66,8 +63,7 @@ async def get_webhook(
 async def update_webhook(
     webhook_id: uuid.UUID,
     body: WebhookUpdate,
-    auth: Auth,
-    _: Manage,
+    auth: Manage,
     session: SessionDep,
     meta: MetaDep,
 ) -> WebhookRead:
@@ -78,7 +74,7 @@ async def update_webhook(
 
 @router.delete("/{webhook_id}", status_code=204, responses=_404)
 async def delete_webhook(
-    webhook_id: uuid.UUID, auth: Auth, _: Manage, session: SessionDep, meta: MetaDep
+    webhook_id: uuid.UUID, auth: Manage, session: SessionDep, meta: MetaDep
 ) -> None:
     """Delete an endpoint; its undelivered events are abandoned."""
     await webhooks.delete_endpoint(session, auth, webhook_id, meta=meta)
@@ -86,7 +82,7 @@ async def delete_webhook(
 
 @router.post("/{webhook_id}/rotate-secret", responses=_404)
 async def rotate_webhook_secret(
-    webhook_id: uuid.UUID, auth: Auth, _: Manage, session: SessionDep, meta: MetaDep
+    webhook_id: uuid.UUID, auth: Manage, session: SessionDep, meta: MetaDep
 ) -> WebhookWithSecret:
     """Replace the signing secret at once; the new one is shown this once."""
     endpoint, secret = await webhooks.rotate_secret(session, auth, webhook_id, meta=meta)
@@ -97,7 +93,7 @@ async def rotate_webhook_secret(
     "/{webhook_id}/test", status_code=202, responses={**_404, 409: {"model": ErrorResponse}}
 )
 async def send_webhook_test(
-    webhook_id: uuid.UUID, auth: Auth, _: Manage, session: SessionDep
+    webhook_id: uuid.UUID, auth: Manage, session: SessionDep
 ) -> WebhookDeliveryRead:
     """Queue a `webhook.test` event for this endpoint; follow it in its deliveries."""
     delivery = await webhooks.send_test_event(session, auth, webhook_id)
@@ -107,8 +103,7 @@ async def send_webhook_test(
 @router.get("/{webhook_id}/deliveries", responses=_404)
 async def list_webhook_deliveries(
     webhook_id: uuid.UUID,
-    auth: Auth,
-    _: Manage,
+    auth: Manage,
     session: SessionDep,
     page: PageDep,
     status: Annotated[DeliveryStatus | None, Query(description="Only this status.")] = None,
