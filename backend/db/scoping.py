@@ -107,10 +107,9 @@ def auth_lookup(session: AsyncSession) -> AbstractAsyncContextManager[None]:
     return _policy_flag(session, "app.auth_lookup")
 
 
-async def auth_lookup_raw(raw: Any) -> None:
-    """`auth_lookup` on an asyncpg connection, for the rest of its transaction (which must
-    run only the lookup and end: `db.session.raw_transaction`)."""
-    await raw.execute("SELECT set_config('app.auth_lookup', 'on', true)")
+# `auth_lookup` for a whole transaction that runs only the lookup and ends (for
+# `db.session.raw_transaction(with_begin=...)`).
+AUTH_LOOKUP_ON = "SELECT set_config('app.auth_lookup', 'on', true);"
 
 
 def worker_scan(session: AsyncSession) -> AbstractAsyncContextManager[None]:

@@ -163,11 +163,13 @@ async def driver_connection(session: AsyncSession) -> Any:
 
 
 @asynccontextmanager
-async def raw_transaction() -> AsyncIterator[Any]:
+async def raw_transaction(*, with_begin: str | None = None) -> AsyncIterator[Any]:
     """A pooled connection's asyncpg connection, in a transaction of its own (PostgreSQL
     only): for a hot path that needs no ORM at all. SQLAlchemy never begins on it, so it
-    goes back to the pool with nothing to reset."""
+    goes back to the pool with nothing to reset. `with_begin` is sent in the same message
+    as the BEGIN (`TenantConnection`)."""
     async with engine.connect() as connection:
         raw: Any = (await connection.get_raw_connection()).driver_connection
+        raw.begin_with = with_begin
         async with raw.transaction():
             yield raw
